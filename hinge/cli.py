@@ -1,0 +1,62 @@
+"""Command line: `hinge <command> ...`. Thin: parses arguments, composes library objects.
+
+Each command lives in `hinge/commands/<name>.py` exposing `HELP: str`, `add_arguments(parser)` and
+`run(args) -> int`. Errors the user can fix are raised as `hinge.errors.UserError` and printed as one
+line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from hinge import __version__
+from analysis.errors import AnalysisError
+from hinge.errors import UserError
+from sensing.errors import InputError
+
+COMMANDS = ("demo", "analyze", "simulate", "scan", "record", "live", "replay", "export")
+
+
+def _load(name: str):
+    try:
+        return importlib.import_module(f"hinge.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"hinge.commands.{name}":
+            return None
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hinge", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hinge {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        mod = _load(name)
+        if mod is None:
+            continue
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (UserError, InputError, AnalysisError) as exc:
+        print(f"hinge {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hinge {args.command}: interrupted", file=sys.stderr)
+        return 130
