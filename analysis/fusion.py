@@ -5,8 +5,9 @@ sensor-frame vectors into an earth frame whose z axis points up. 6D: acceleromet
 
 On top of plain VQF this module adds one thing: an explicit gyroscope-bias estimate from the first
 still period (`find_still_period`). VQF's own rest detection needs the sensor to be really at rest
-(gyro deviation < 2 °/s, acc deviation < 0.5 m/s² for 1.5 s); a person standing still sways, so on a
-body-worn sensor it may never trigger and the bias is only learnt slowly during motion. A still
+(gyro deviation < 2 °/s, acc deviation < 0.5 m/s² for 1.5 s); a person standing still sways, and
+a gyro bias above ~2 °/s alone keeps it off, so on a body-worn sensor it may never trigger and the
+bias is only learnt slowly during motion. A still
 period judged by the *spread* of the signals (which a constant bias does not change) still yields a
 good bias estimate. On the BROAD benchmark, whose trials start on a table, it changes nothing
 (VQF's rest detection already catches that); on a simulated standing-then-swinging session it

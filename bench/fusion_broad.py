@@ -12,7 +12,8 @@ What was measured (BROAD, 10 trials, 285.7 Hz; mean inclination RMSE, online / o
 - still-period gyro bias (kept, default on): no change on BROAD — the trials start ~30 s on a table,
   where VQF's own rest detection already learns the bias. On the simulated body-worn session (sway
   keeps VQF's rest detection off all 8 s; swings reach 2.2 g) it lowers the tilt RMSE from 1.38° to
-  0.55° online and from 0.35° to 0.04° offline (mean of 3 seeds), so it is the default.
+  0.55° online and from 0.35° to 0.04° offline (mean of 3 seeds), so it is the default. (A bias
+  above ~2 °/s also keeps VQF's rest detection off even on a table: tests/test_fusion.py.)
 - tauAcc 2 / 2.5 / 3.5 / 4 s: online 0.770 / 0.746 / 0.790 / 0.825°, offline ≈ unchanged. The 2 %
   gain at 2.5 s comes from a few trials, and a shorter tauAcc trusts the accelerometer more, which
   hurts during > 1 g swings: not kept (VQF default 3 s).
