@@ -1,0 +1,62 @@
+"""Sample timing: nominal rate, data holes, and resampling onto a uniform grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.errors import AnalysisError
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One sensor's timing.
+
+    rate_hz: nominal rate (median sample spacing); lost_samples: samples missing between rows;
+    holes: (k, 3) array of (t_before, t_after, missing_s) for every spacing over 1.5 periods.
+    """
+
+    rate_hz: float
+    lost_samples: int
+    holes: np.ndarray
+
+
+def timing(t: np.ndarray, *, sensor: str = "sensor") -> Timing:
+    """Nominal rate, lost samples and holes of a sample-time series t (n,) seconds, increasing."""
+    t = np.asarray(t, dtype=float)
+    if t.ndim != 1 or len(t) < 3:
+        raise AnalysisError(f"{sensor}: need at least 3 samples, got {t.size}")
+    dt = np.diff(t)
+    if (dt <= 0).any():
+        raise AnalysisError(f"{sensor}: sample times must increase (row {int(np.argmax(dt <= 0)) + 1})")
+    period = float(np.median(dt))
+    steps = np.rint(dt / period)
+    lost = int(np.sum(np.maximum(steps - 1, 0)))
+    idx = np.flatnonzero(dt > 1.5 * period)
+    holes = np.column_stack([t[idx], t[idx + 1], dt[idx] - period]) if len(idx) else np.zeros((0, 3))
+    return Timing(1.0 / period, lost, holes)
+
+
+def uniform_grid(t0: float, t1: float, rate_hz: float) -> np.ndarray:
+    """Times t0, t0 + 1/rate_hz, ... up to t1 (inclusive within rounding)."""
+    n = int(np.floor((t1 - t0) * rate_hz + 1e-6)) + 1
+    return t0 + np.arange(n) / rate_hz
+
+
+def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray) -> np.ndarray:
+    """Linear interpolation of x (n,) or (n, k) sampled at t onto t_new (holes are bridged linearly)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        return np.interp(t_new, t, x)
+    return np.column_stack([np.interp(t_new, t, x[:, j]) for j in range(x.shape[1])])
+
+
+def hole_mask(t_grid: np.ndarray, holes: np.ndarray, *, min_missing_s: float = 0.0) -> np.ndarray:
+    """Boolean mask of grid times lying inside holes whose missing time exceeds min_missing_s."""
+    mask = np.zeros(len(t_grid), dtype=bool)
+    for a, b, missing in holes:
+        if missing > min_missing_s:
+            i0, i1 = np.searchsorted(t_grid, [a, b], side="right")
+            mask[i0:i1] = True
+    return mask

@@ -1,0 +1,113 @@
+"""CSV interchange (ARCHITECTURE.md §5): one long table, SI units, sensor frame.
+
+    sensor,t,ax,ay,az,gx,gy,gz
+    sacrum,0.004000,0.12,9.79,-0.31,0.001,-0.002,0.000
+
+Rows may interleave sensors; each sensor's rows are in time order; rates may differ.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sensing.errors import InputError
+from sensing.types import SENSORS, SensorSeries
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("sensor", "t", "ax", "ay", "az", "gx", "gy", "gz")
+NUMERIC = COLUMNS[1:]
+
+
+def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[str, SensorSeries]:
+    """Read a CSV interchange file into one SensorSeries per sensor.
+
+    Raises InputError (one line naming the file, row, column or sensor) for: a missing file or column,
+    an unknown sensor name, a non-numeric / NaN / infinite value, a sensor in `require` with no rows,
+    or a sensor whose times go backwards.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        df = pd.read_csv(path, dtype={"sensor": str}, engine="c", skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file; expected a CSV header {','.join(COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}"
+        )
+    names = df["sensor"].astype(str).str.strip()
+    unknown = ~names.isin(SENSORS)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise InputError(
+            f"{path}: row {i + 2}: unknown sensor {names.iloc[i]!r}; expected one of {', '.join(SENSORS)}"
+        )
+    values = np.empty((len(df), len(NUMERIC)))
+    for j, col in enumerate(NUMERIC):
+        x = df[col]
+        if not pd.api.types.is_numeric_dtype(x):
+            num = pd.to_numeric(x, errors="coerce")
+            i = int(np.flatnonzero(num.isna().to_numpy() & x.notna().to_numpy())[0]) if num.isna().any() else -1
+            if i >= 0:
+                raise InputError(f"{path}: row {i + 2}, column {col!r}: {x.iloc[i]!r} is not a number")
+            x = num
+        values[:, j] = x.to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
+    out: dict[str, SensorSeries] = {}
+    names_np = names.to_numpy()
+    for sensor in SENSORS:
+        rows = np.flatnonzero(names_np == sensor)
+        if len(rows) == 0:
+            if sensor in require:
+                raise InputError(f"{path}: sensor {sensor!r} has no rows; both sacrum and thoracic are needed")
+            continue
+        v = values[rows]
+        t = v[:, 0]
+        back = np.flatnonzero(np.diff(t) <= 0)
+        if len(back):
+            k = back[0]
+            raise InputError(
+                f"{path}: row {rows[k + 1] + 2}: sensor {sensor!r} time {t[k + 1]:.6f} s is not after "
+                f"{t[k]:.6f} s; each sensor's rows must be in increasing time order"
+            )
+        out[sensor] = SensorSeries(sensor, t.copy(), v[:, 1:4].copy(), v[:, 4:7].copy())
+    return out
+
+
+def write_csv(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
+    """Write sensors' samples as a CSV interchange file (rows sorted by time, sensors interleaved)."""
+    frames = []
+    for name, s in series.items():
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sensor": name,
+                    "t": s.t,
+                    "ax": s.acc[:, 0],
+                    "ay": s.acc[:, 1],
+                    "az": s.acc[:, 2],
+                    "gx": s.gyr[:, 0],
+                    "gy": s.gyr[:, 1],
+                    "gz": s.gyr[:, 2],
+                }
+            )
+        )
+    df = pd.concat(frames, ignore_index=True).sort_values("t", kind="stable")
+    try:
+        df.to_csv(path, index=False, float_format="%.6f")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -1,0 +1,477 @@
+"""Simulated two-sensor hip-hinge sets with known ground truth.
+
+A forward model: pelvis and thorax rotate in the sagittal plane (with small out-of-plane sway), the
+hip moves back and down, and each sensor sits on its segment at a realistic lever arm, in an
+arbitrary mounting rotation. The accelerometer sees gravity plus the sensor's linear acceleration
+(tangential and centripetal: a kettlebell swing exceeds 1 g at the thoracic sensor), the gyroscope
+the segment's angular velocity. Then the sensor errors: white noise, gyro bias and bias random walk,
+scale errors, int16 quantisation, per-sensor sample rates, clock drift, lost samples.
+
+Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture, and
+the per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
+from the generator's own rep timing. Nothing here imports `analysis`.
+
+Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a segment is a rotation by
++θ about +y (it tips the segment's up-axis towards +x).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from sensing.errors import InputError
+from sensing.types import SENSORS, SensorSeries
+
+G = 9.81
+EXERCISES = ("deadlift", "swing", "good_morning")
+FAULT_KINDS = ("trunk_behind_vertical", "posterior_pelvic_tilt", "lumbar_hyperextension", "lumbar_rounding")
+TRUTH_FS_HZ = 1000.0
+TOP_PHASE_MAX_DEG = 20.0  # analyzer contract: the top phase is where the trunk is below 20°
+REP_START_DEG = 15.0  # a rep starts where the trunk rises through 15° (and ends where the next one starts)
+
+
+@dataclass(frozen=True)
+class SensorErrors:
+    """Sensor error model (SI units). Defaults: a decent factory-calibrated MEMS IMU."""
+
+    acc_noise_ug_rthz: float = 120.0  # accelerometer noise density, µg/√Hz
+    gyr_noise_dps_rthz: float = 0.007  # gyroscope noise density, °/s/√Hz
+    gyr_bias_dps: float = 0.5  # |constant gyro bias| per axis up to this, °/s
+    gyr_bias_walk_dps_rts: float = 0.003  # bias random walk, °/s/√s
+    gyr_scale: float = 0.002  # |gyro scale error| up to this (fraction)
+    acc_scale: float = 0.003  # |acc scale error| up to this (fraction)
+    acc_range_g: float = 16.0
+    gyr_range_dps: float = 2000.0
+    clock_ppm: float = 100.0  # |sensor clock drift| up to this
+    lost_sample_prob: float = 0.001  # independent single lost samples
+    lost_bursts_per_min: float = 0.0  # bursts of lost samples
+    lost_burst_s: tuple[float, float] = (0.02, 0.2)
+    time_offset_s: float = 0.0  # |residual time offset| of each sensor on the common time base, up to this
+    wobble_deg: float = 0.0  # soft-tissue artefact: strap wobble amplitude (the truth is the segment)
+
+
+CLEAN = SensorErrors()
+REALISTIC = SensorErrors(
+    acc_noise_ug_rthz=400.0,
+    gyr_noise_dps_rthz=0.015,
+    gyr_bias_dps=3.0,
+    gyr_bias_walk_dps_rts=0.01,
+    gyr_scale=0.005,
+    acc_scale=0.01,
+    lost_sample_prob=0.002,
+    lost_bursts_per_min=4.0,
+    time_offset_s=0.005,
+    wobble_deg=1.0,
+)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """What to simulate. `faults` maps a fault kind to a magnitude in degrees (positive number) applied
+    to the reps in `fault_reps` (1-based; None = every rep); with `faults=None` each rep gets random
+    faults (about a third of reps, magnitudes 0–16°) so a set covers both sides of every limit."""
+
+    exercise: str = "deadlift"
+    reps: int = 6
+    seed: int = 0
+    errors: SensorErrors = CLEAN
+    rates_hz: dict[str, float] | None = None  # None: each sensor picks a rate in 50–200 Hz
+    faults: dict[str, float] | None = None
+    fault_reps: tuple[int, ...] | None = None
+    stand_s: float = 3.5
+    tail_s: float = 2.5
+    mounting: str = "random"  # "random" or "aligned"
+    extras: bool = False  # add non-rep movements (a shallow bob, a trunk-only bend) that must not count
+
+
+@dataclass
+class SimulatedSet:
+    """A simulated set: per-sensor samples (CSV interchange terms), truth, and the dense truth curves."""
+
+    series: dict[str, SensorSeries]
+    truth: dict
+    truth_t: np.ndarray
+    truth_trunk_deg: np.ndarray
+    truth_pelvis_deg: np.ndarray
+    holes: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # (before, after, missing_s)
+
+    @property
+    def truth_lumbar_deg(self) -> np.ndarray:
+        return self.truth_trunk_deg - self.truth_pelvis_deg
+
+
+# --------------------------------------------------------------------------------------------------
+# kinematics
+
+
+def _quintic(a: float, b: float, tau: np.ndarray) -> np.ndarray:
+    """Minimum-jerk blend from a to b, tau in [0, 1] (zero velocity and acceleration at both ends)."""
+    tau = np.clip(tau, 0.0, 1.0)
+    return a + (b - a) * tau**3 * (10 - 15 * tau + 6 * tau**2)
+
+
+def _keyframe_curve(t: np.ndarray, keys: list[tuple[float, float]]) -> np.ndarray:
+    """Piecewise minimum-jerk curve through (time, value) keyframes; held flat outside them."""
+    out = np.full_like(t, keys[0][1])
+    for (t0, v0), (t1, v1) in zip(keys[:-1], keys[1:], strict=True):
+        m = (t >= t0) & (t <= t1)
+        out[m] = _quintic(v0, v1, (t[m] - t0) / max(t1 - t0, 1e-9))
+    out[t > keys[-1][0]] = keys[-1][1]
+    return out
+
+
+@dataclass
+class _RepPlan:
+    t_start: float  # leaves the top
+    t_bottom: float
+    t_top: float  # reaches the top (lockout)
+    t_end: float  # leaves the top for the next rep (or the set ends)
+    depth: float  # trunk at bottom
+    lumbar_bottom: float
+    trunk_top: float
+    pelvis_top: float
+    injected: dict[str, float]
+
+
+def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan], float]:
+    ex = cfg.exercise
+    t = cfg.stand_s
+    plans: list[_RepPlan] = []
+    prev_top = (0.0, 0.0)
+    for k in range(1, cfg.reps + 1):
+        if ex == "swing":
+            down, up, dwell = rng.uniform(0.5, 0.65), rng.uniform(0.5, 0.65), 0.0
+            depth = rng.uniform(50, 72)
+            if k == 1:  # the hike pass: first rep starts from standing
+                down += 0.3
+        elif ex == "deadlift":
+            down, up, dwell = rng.uniform(1.0, 1.6), rng.uniform(0.9, 1.4), rng.uniform(0.4, 1.5)
+            depth = rng.uniform(55, 80)
+        else:  # good morning
+            down, up, dwell = rng.uniform(1.4, 2.0), rng.uniform(1.2, 1.8), rng.uniform(0.3, 1.0)
+            depth = rng.uniform(60, 85)
+        lumbar_bottom = rng.uniform(3, 10)
+        trunk_top = rng.uniform(-2, 2)
+        pelvis_top = rng.uniform(-2, 2)
+        injected = _faults_for_rep(cfg, k, rng)
+        if "lumbar_rounding" in injected:
+            lumbar_bottom = injected["lumbar_rounding"]
+        if "trunk_behind_vertical" in injected:
+            trunk_top = -injected["trunk_behind_vertical"]
+            pelvis_top = trunk_top * rng.uniform(0.0, 0.5)
+        if "lumbar_hyperextension" in injected:  # shoulders go back over a pelvis that stays
+            trunk_top = min(trunk_top, pelvis_top - injected["lumbar_hyperextension"])
+        if "posterior_pelvic_tilt" in injected:  # the tuck: pelvis rolls under, trunk follows partly
+            pelvis_top = -injected["posterior_pelvic_tilt"]
+            trunk_top = min(trunk_top, pelvis_top * rng.uniform(0.4, 0.8))
+        t_start = t
+        t_bottom = t_start + down
+        t_top = t_bottom + up
+        t_end = t_top + dwell
+        plans.append(
+            _RepPlan(t_start, t_bottom, t_top, t_end, depth, lumbar_bottom, trunk_top, pelvis_top, injected)
+        )
+        prev_top = (trunk_top, pelvis_top)
+        t = t_end
+    del prev_top
+    return plans, t + cfg.tail_s
+
+
+def _faults_for_rep(cfg: SimConfig, k: int, rng: np.random.Generator) -> dict[str, float]:
+    if cfg.faults is not None:
+        if cfg.fault_reps is not None and k not in cfg.fault_reps:
+            return {}
+        return {kind: float(v) for kind, v in cfg.faults.items()}
+    out: dict[str, float] = {}
+    if rng.random() < 0.35:
+        kind = FAULT_KINDS[rng.integers(len(FAULT_KINDS))]
+        out[kind] = rng.uniform(12, 35) if kind == "lumbar_rounding" else rng.uniform(3, 16)
+    return out
+
+
+def _segment_curves(t: np.ndarray, plans: list[_RepPlan], cfg: SimConfig, rng: np.random.Generator):
+    """Trunk and pelvis sagittal angles (deg) on the truth grid, relative to standing."""
+    trunk_keys = [(0.0, 0.0)]
+    pelvis_keys = [(0.0, 0.0)]
+    lag = 0.02 if cfg.exercise == "swing" else 0.0  # the pelvis leads the trunk slightly in a swing
+    for p in plans:
+        pelvis_bottom = p.depth - p.lumbar_bottom
+        trunk_keys += [(p.t_start, trunk_keys[-1][1]), (p.t_bottom, p.depth), (p.t_top, p.trunk_top)]
+        pelvis_keys += [
+            (p.t_start - lag, pelvis_keys[-1][1]),
+            (p.t_bottom - lag, pelvis_bottom),
+            (p.t_top - lag, p.pelvis_top),
+        ]
+        trunk_keys.append((p.t_end, p.trunk_top))
+        pelvis_keys.append((max(p.t_end - lag, p.t_top - lag), p.pelvis_top))
+    # return to neutral at the end of the set
+    t_back = plans[-1].t_end + 0.8 if plans else cfg.stand_s
+    trunk_keys.append((t_back, 0.0))
+    pelvis_keys.append((t_back, 0.0))
+    trunk = _keyframe_curve(t, _dedupe(trunk_keys))
+    pelvis = _keyframe_curve(t, _dedupe(pelvis_keys))
+    if cfg.extras:
+        trunk, pelvis = _add_extras(t, trunk, pelvis, plans, cfg)
+    # postural sway (sagittal), small, zero-mean
+    for seg in (trunk, pelvis):
+        for f, a in ((0.23, 0.12), (0.61, 0.06)):
+            seg += a * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    return trunk, pelvis
+
+
+def _dedupe(keys: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out = [keys[0]]
+    for k in keys[1:]:
+        if k[0] > out[-1][0] + 1e-6:
+            out.append(k)
+        else:
+            out[-1] = (out[-1][0], k[1])
+    return out
+
+
+def _add_extras(t, trunk, pelvis, plans, cfg):
+    """Non-rep movements inside the set: a shallow bob (ROM < 25°) and a trunk-only bend (no pelvis)."""
+    end = plans[-1].t_end if plans else cfg.stand_s
+    extra_t0 = end + 1.0
+    bob = _keyframe_curve(t, [(extra_t0, 0.0), (extra_t0 + 0.8, 18.0), (extra_t0 + 1.6, 0.0)])
+    t1 = extra_t0 + 2.4
+    bend = _keyframe_curve(t, [(t1, 0.0), (t1 + 1.0, 40.0), (t1 + 2.2, 0.0)])
+    pelvis_bend = _keyframe_curve(t, [(t1, 0.0), (t1 + 1.0, 4.0), (t1 + 2.2, 0.0)])
+    return trunk + bob + bend, pelvis + 0.3 * bob + pelvis_bend
+
+
+def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, sway_deg: float) -> Rotation:
+    """Segment → earth rotations: yaw and roll sway about a sagittal pitch."""
+    yaw = sway_deg * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6.3))
+    roll = sway_deg * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6.3))
+    return Rotation.from_euler("ZXY", np.column_stack([yaw, roll, pitch_deg]), degrees=True)
+
+
+def _wobble(t: np.ndarray, events: list[float], amp_deg: float, rng: np.random.Generator) -> Rotation:
+    """Soft-tissue artefact: damped 6–10 Hz strap oscillations excited at each rep's bottom and top."""
+    rv = np.zeros((len(t), 3))
+    for te in events:
+        f = rng.uniform(6, 10)
+        axis = rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        m = t >= te
+        dt = t[m] - te
+        rv[m] += np.outer(np.radians(amp_deg) * np.exp(-dt / 0.15) * np.sin(2 * np.pi * f * dt), axis)
+    return Rotation.from_rotvec(rv)
+
+
+def _diff_rotation(rot: Rotation, h: float) -> np.ndarray:
+    """Body-frame angular velocity (N, 3) rad/s of a densely sampled rotation (central differences)."""
+    q = rot.as_quat()
+    n = len(q)
+    w = np.zeros((n, 3))
+    r_next = Rotation.from_quat(q[2:])
+    r_prev = Rotation.from_quat(q[:-2])
+    w[1:-1] = (r_prev.inv() * r_next).as_rotvec() / (2 * h)
+    w[0], w[-1] = w[1], w[-2]
+    # (r_prev⁻¹ r_next) is a body-frame increment around the middle sample
+    return w
+
+
+def _second_derivative(x: np.ndarray, h: float) -> np.ndarray:
+    return np.gradient(np.gradient(x, h, axis=0), h, axis=0)
+
+
+# --------------------------------------------------------------------------------------------------
+# the set
+
+
+def simulate_set(cfg: SimConfig) -> SimulatedSet:
+    """Simulate one set; deterministic for a given config (seed included)."""
+    if cfg.exercise not in EXERCISES:
+        raise InputError(f"simulate: unknown exercise {cfg.exercise!r}; expected one of {', '.join(EXERCISES)}")
+    if cfg.reps < 0:
+        raise InputError(f"simulate: reps must be >= 0, got {cfg.reps}")
+    if cfg.faults:
+        bad = sorted(set(cfg.faults) - set(FAULT_KINDS))
+        if bad:
+            raise InputError(f"simulate: unknown fault kind {bad[0]!r}; expected one of {', '.join(FAULT_KINDS)}")
+    rng = np.random.default_rng(cfg.seed)
+    plans, t_total = _plan_reps(cfg, rng)
+    if cfg.extras:
+        t_total += 6.0
+    h = 1.0 / TRUTH_FS_HZ
+    t = np.arange(0.0, t_total + 1e-9, h)
+    trunk, pelvis = _segment_curves(t, plans, cfg, rng)
+    sway = 2.0 if cfg.exercise == "swing" else 1.5
+    r_pelvis = _rotations(t, pelvis, rng, sway)
+    r_trunk = _rotations(t, trunk, rng, sway)
+
+    # positions (earth frame, metres): the hip moves back and down as the hinge deepens
+    drop = {"deadlift": 0.18, "swing": 0.10, "good_morning": 0.03}[cfg.exercise]
+    s = np.clip(pelvis / 60.0, -0.3, 1.5)
+    hip = np.column_stack([-0.20 * np.sin(np.radians(pelvis)), np.zeros_like(t), 0.95 - drop * s])
+    sacrum_pos = hip + r_pelvis.apply([-0.10, 0.0, 0.06])
+    lumbar_joint = hip + r_pelvis.apply([-0.06, 0.0, 0.20])
+    thoracic_pos = lumbar_joint + r_trunk.apply([-0.11, 0.0, 0.22])
+
+    series: dict[str, SensorSeries] = {}
+    holes: dict[str, list[tuple[float, float, float]]] = {}
+    rates = cfg.rates_hz or {}
+    bottoms_tops = [p.t_bottom for p in plans] + [p.t_top for p in plans]
+    for sensor, seg_rot, pos in (("sacrum", r_pelvis, sacrum_pos), ("thoracic", r_trunk, thoracic_pos)):
+        mount = Rotation.random(random_state=rng.integers(2**31)) if cfg.mounting == "random" else Rotation.identity()
+        sensor_rot = seg_rot
+        if cfg.errors.wobble_deg > 0:
+            amp = cfg.errors.wobble_deg * (0.5 if sensor == "sacrum" else 1.0)
+            sensor_rot = seg_rot * _wobble(t, bottoms_tops, amp, rng)
+        sensor_rot = sensor_rot * mount
+        acc_world = _second_derivative(pos, h)
+        if cfg.exercise == "swing" and sensor == "thoracic":
+            acc_world = acc_world + _bell_jolts(t, plans, rng)
+        f_world = acc_world + np.array([0.0, 0.0, G])
+        acc_true = sensor_rot.inv().apply(f_world)
+        gyr_true = _diff_rotation(sensor_rot, h)
+        rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
+        series[sensor], holes[sensor] = _sample_sensor(sensor, t, acc_true, gyr_true, rate, cfg.errors, rng)
+
+    truth = _truth(cfg, plans, t, trunk, pelvis, series, holes)
+    return SimulatedSet(series, truth, t, trunk, pelvis, holes)
+
+
+def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) -> np.ndarray:
+    """Kettlebell float and snap: the upper back is jerked by 5–15 mm and comes back (no rotation).
+
+    Each jolt is a Gaussian displacement bump; its acceleration is the bump's second derivative, so the
+    back ends where it started (a physically possible disturbance: zero net velocity change)."""
+    out = np.zeros((len(t), 3))
+    sigma = 0.04
+    for p in plans:
+        for te in (p.t_top - 0.05, p.t_bottom):
+            u = (t - te) / sigma
+            bump_acc = (u**2 - 1) / sigma**2 * np.exp(-0.5 * u**2)  # d²/dt² of exp(-u²/2)
+            direction = np.array([rng.choice([-1.0, 1.0]), 0.0, 0.5])
+            out += np.outer(rng.uniform(0.005, 0.015) * bump_acc, direction)
+    return out
+
+
+def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng):
+    """Sample one sensor at its own (drifting) clock, add sensor errors, drop samples."""
+    ppm = rng.uniform(-err.clock_ppm, err.clock_ppm) * 1e-6
+    offset = rng.uniform(-err.time_offset_s, err.time_offset_s)
+    t0 = rng.uniform(0.0, 1.0 / rate_hz)
+    n = int((t_fine[-1] - t0) * rate_hz * (1 + ppm)) - 1
+    t_true = t0 + np.arange(n) / (rate_hz * (1 + ppm))
+
+    def interp(x):
+        return np.column_stack([np.interp(t_true, t_fine, x[:, i]) for i in range(3)])
+
+    acc = interp(acc_true)
+    gyr = interp(gyr_true)
+    # scale errors, bias + random walk, white noise
+    acc = acc * (1 + rng.uniform(-err.acc_scale, err.acc_scale, 3))
+    gyr = gyr * (1 + rng.uniform(-err.gyr_scale, err.gyr_scale, 3))
+    bias = np.radians(rng.uniform(-err.gyr_bias_dps, err.gyr_bias_dps, 3))
+    walk = np.cumsum(rng.normal(size=(n, 3)), axis=0) * np.radians(err.gyr_bias_walk_dps_rts) / np.sqrt(rate_hz)
+    gyr = gyr + bias + walk
+    acc = acc + rng.normal(size=(n, 3)) * err.acc_noise_ug_rthz * 1e-6 * G * np.sqrt(rate_hz / 2)
+    gyr = gyr + rng.normal(size=(n, 3)) * np.radians(err.gyr_noise_dps_rthz) * np.sqrt(rate_hz / 2)
+    # int16 quantisation over the full-scale range (and clipping)
+    acc_lsb = err.acc_range_g * G / 32768.0
+    gyr_lsb = np.radians(err.gyr_range_dps) / 32768.0
+    acc = np.clip(np.round(acc / acc_lsb), -32768, 32767) * acc_lsb
+    gyr = np.clip(np.round(gyr / gyr_lsb), -32768, 32767) * gyr_lsb
+    # lost samples: singles and bursts
+    keep = rng.random(n) >= err.lost_sample_prob
+    duration_min = (t_true[-1] - t_true[0]) / 60.0
+    n_bursts = rng.poisson(err.lost_bursts_per_min * duration_min) if err.lost_bursts_per_min > 0 else 0
+    for _ in range(n_bursts):
+        start = rng.uniform(t_true[0] + 4.0, t_true[-1] - 1.0) if t_true[-1] > 6 else t_true[-1] / 2
+        length = rng.uniform(*err.lost_burst_s)
+        keep &= ~((t_true >= start) & (t_true < start + length))
+    keep[0] = keep[-1] = True
+    t_out = t_true + offset
+    idx = np.flatnonzero(keep)
+    holes = []
+    jumps = np.flatnonzero(np.diff(idx) > 1)
+    for j in jumps:
+        # the data hole: between the last kept sample and the next kept one, on the true time axis
+        a, b = float(t_true[idx[j]]), float(t_true[idx[j + 1]])
+        holes.append((a, b, (idx[j + 1] - idx[j] - 1) / (rate_hz * (1 + ppm))))
+    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes
+
+
+# --------------------------------------------------------------------------------------------------
+# truth in the analyzer JSON's terms
+
+
+def _truth(cfg, plans, t, trunk, pelvis, series, holes) -> dict:
+    lumbar = trunk - pelvis
+    # rep windows on the truth curve: start where the trunk rises through REP_START_DEG
+    starts = []
+    for p in plans:
+        m = np.flatnonzero((t >= p.t_start) & (t <= p.t_bottom) & (trunk >= REP_START_DEG))
+        starts.append(t[m[0]] if len(m) else p.t_start)
+    end_of_data = min(float(s.t[-1]) for s in series.values())
+    reps = []
+    for k, p in enumerate(plans):
+        start = starts[k]
+        end = starts[k + 1] if k + 1 < len(plans) else _last_rep_end(t, trunk, p, end_of_data)
+        in_rep = (t >= start) & (t <= end)
+        after_bottom = (t > p.t_bottom) & (t < end) & (trunk < TOP_PHASE_MAX_DEG)
+        i_bottom = np.flatnonzero(in_rep)[np.argmax(trunk[in_rep])]
+        top_idx = np.flatnonzero(after_bottom)
+        i_top = top_idx[np.argmin(trunk[top_idx])]
+        # more than 50 ms of missing data overlapping the rep marks it as a gap
+        gap = any(missing > 0.05 and a < end and b > start for hs in holes.values() for (a, b, missing) in hs)
+        reps.append(
+            {
+                "index": k + 1,
+                "start_s": round(float(start), 3),
+                "bottom_s": round(float(t[i_bottom]), 3),
+                "top_s": round(float(t[i_top]), 3),
+                "end_s": round(float(end), 3),
+                "depth_deg": round(float(trunk[in_rep].max()), 3),
+                "trunk_top_deg": round(float(trunk[top_idx].min()), 3),
+                "pelvis_top_deg": round(float(pelvis[top_idx].min()), 3),
+                "lumbar_top_deg": round(float(lumbar[top_idx].min()), 3),
+                "lumbar_flexion_max_deg": round(float(lumbar[in_rep].max()), 3),
+                "gap": bool(gap),
+                "injected": {kind: round(v, 3) for kind, v in p.injected.items()},
+            }
+        )
+    return {
+        "input": "simulated",
+        "exercise": cfg.exercise,
+        "seed": cfg.seed,
+        "calibration": {"neutral_start_s": 0.0, "neutral_end_s": cfg.stand_s, "quality": "ok"},
+        "sensors": {
+            name: {"rate_hz": round(float(1.0 / np.median(np.diff(s.t))), 3), "lost_samples": _lost(s)}
+            for name, s in series.items()
+        },
+        "reps": reps,
+        "summary": {"n_reps": len(reps)},
+    }
+
+
+def _last_rep_end(t, trunk, p: _RepPlan, end_of_data: float) -> float:
+    """The last rep ends where the trunk next rises through the start angle, else at the end of data."""
+    m = np.flatnonzero((t > p.t_top) & (trunk >= REP_START_DEG))
+    return float(t[m[0]]) if len(m) else end_of_data
+
+
+def _lost(s: SensorSeries) -> int:
+    dt = np.diff(s.t)
+    nominal = np.median(dt)
+    return int(np.sum(np.maximum(np.round(dt / nominal) - 1, 0)))
+
+
+__all__ = [
+    "CLEAN",
+    "EXERCISES",
+    "FAULT_KINDS",
+    "REALISTIC",
+    "SENSORS",
+    "SensorErrors",
+    "SimConfig",
+    "SimulatedSet",
+    "simulate_set",
+]
