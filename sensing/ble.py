@@ -1,0 +1,552 @@
+"""The app's BLE client on plain bleak: find sensors, stream two of them as `RawPacket`s.
+
+`scan()` lists advertising devices that match a firmware profile. `BleSource` connects to one
+sensor per placement, configures and starts each as its profile says, and yields every
+notification payload as a `sensing.types.RawPacket` — the same async iterator the simulator and the
+replay reader implement.
+
+Runtime model (ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
+one lock (parallel connects fail on BlueZ) and go through bleak-retry-connector's
+`establish_connection`. Notification callbacks do O(1) work: stamp `time.monotonic()`, wrap the
+bytes, `put_nowait` into one bounded queue; when the queue is full the packet is dropped and counted
+in `SensorStats.overflow_lost`. A supervisor task per sensor waits for a drop (bleak's disconnected
+callback) or for data silence longer than `silence_timeout_s` (real stacks notice a dead link only
+after the supervision timeout, seconds later), then reconnects with exponential backoff; the other
+sensor keeps streaming. Connect / disconnect / battery events go to `on_event` (the recorder writes
+them) and to `BleSource.events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData
+from bleak.exc import BleakError
+from bleak.uuids import normalize_uuid_str
+from bleak_retry_connector import establish_connection
+
+from sensing.errors import InputError
+from sensing.types import SENSORS, RawPacket
+
+logger = logging.getLogger(__name__)
+
+BATTERY_LEVEL_UUID = normalize_uuid_str("2a19")
+BATTERY_SERVICE_UUID = normalize_uuid_str("180f")
+DEFAULT_QUEUE_SIZE = 4096
+"""Packets buffered between the radio and the consumer (both sensors): ~10 s at 2 × 200 Hz."""
+ATT_HEADER = 3
+
+
+# --------------------------------------------------------------------------------------------------
+# What the client needs to know about a firmware
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    """One write to the command characteristic, then `delay_s` of quiet the firmware needs."""
+
+    data: bytes
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class GattPlan:
+    """How to find, configure and start one firmware over GATT (derived from its profile).
+
+    UUIDs are normalised 128-bit strings. `packet_bytes` is the largest notification payload; above
+    20 bytes the link needs a larger ATT MTU.
+    """
+
+    profile: str
+    service_uuid: str
+    notify_uuid: str
+    write_uuid: str | None = None
+    name_patterns: tuple[str, ...] = ()
+    advertised_uuids: tuple[str, ...] = ()
+    configure: tuple[Command, ...] = ()
+    start: tuple[Command, ...] = ()
+    stop: tuple[Command, ...] = ()
+    packet_bytes: int = 20
+    write_with_response: bool = True
+    source: Any = field(default=None, compare=False, repr=False)
+    """The `sensing.profiles.Profile` this plan came from (None for hand-made plans)."""
+
+    def __post_init__(self) -> None:
+        for name in ("service_uuid", "notify_uuid", "write_uuid"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, normalize_uuid_str(value))
+        object.__setattr__(self, "advertised_uuids",
+                           tuple(normalize_uuid_str(u) for u in self.advertised_uuids))
+
+    def matches(self, name: str | None, service_uuids: Iterable[str]) -> bool:
+        """True if an advert (local name, advertised service UUIDs) belongs to this firmware.
+        Name patterns are shell-style (`fnmatch`), case-insensitive."""
+        if self.advertised_uuids and set(self.advertised_uuids) & {u.lower() for u in service_uuids}:
+            return True
+        if name:
+            low = name.lower()
+            return any(fnmatch.fnmatchcase(low, p.lower()) for p in self.name_patterns)
+        return False
+
+
+def plan_for(profile: Any, rate_hz: float | None = None) -> GattPlan:
+    """A `GattPlan` from a profile stem, a `sensing.profiles.Profile`, or a plan (returned as is)."""
+    if isinstance(profile, GattPlan):
+        return profile
+    if isinstance(profile, str):
+        from sensing import profiles as _profiles
+
+        profile = _profiles.load(profile)
+    return _plan_from_profile(profile, rate_hz)
+
+
+def _plan_from_profile(profile: Any, rate_hz: float | None) -> GattPlan:  # wired once profiles exist
+    raise NotImplementedError("sensing.profiles is not available yet")
+
+
+def available_plans() -> list[GattPlan]:
+    """Plans for every profile shipped in `firmware_profiles/`."""
+    try:
+        from sensing import profiles as _profiles
+    except ImportError:
+        return []
+    return [plan_for(p) for p in _profiles.load_all()]
+
+
+# --------------------------------------------------------------------------------------------------
+# Scanning
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Found:
+    """An advertising sensor that matches a profile. `battery` (%) only when advertised."""
+
+    name: str
+    address: str
+    rssi: int
+    profile: str
+    battery: int | None = None
+
+
+def _battery_from_adv(adv: AdvertisementData) -> int | None:
+    data = adv.service_data.get(BATTERY_SERVICE_UUID)
+    return int(data[0]) if data else None
+
+
+def _match(plans: Sequence[GattPlan], name: str | None, uuids: Iterable[str]) -> GattPlan | None:
+    uuids = list(uuids)
+    for plan in plans:
+        if plan.matches(name, uuids):
+            return plan
+    return None
+
+
+async def scan(timeout: float = 5.0, backend: type | None = None, *,
+               profiles: Sequence[Any] | None = None, stop_after: int | None = None) -> list[Found]:
+    """Scan for `timeout` s (or until `stop_after` matching sensors were seen) and return the
+    devices matching a profile, strongest signal first. Devices matching no profile are ignored.
+
+    profiles: stems, `Profile`s or `GattPlan`s to match against (default: all shipped profiles).
+    backend: a bleak scanner backend class (default: bleak's platform backend).
+    """
+    plans = [plan_for(p) for p in profiles] if profiles is not None else available_plans()
+    found: dict[str, Found] = {}
+    enough = asyncio.Event()
+
+    def on_advert(device: BLEDevice, adv: AdvertisementData) -> None:
+        name = adv.local_name or device.name
+        plan = _match(plans, name, adv.service_uuids)
+        if plan is None:
+            return
+        found[device.address] = Found(name=name or device.address, address=device.address, rssi=adv.rssi,
+                                      profile=plan.profile, battery=_battery_from_adv(adv))
+        if stop_after is not None and len(found) >= stop_after:
+            enough.set()
+
+    async with BleakScanner(on_advert, backend=backend):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(enough.wait(), timeout)
+    return sorted(found.values(), key=lambda f: (-f.rssi, f.address))
+
+
+# --------------------------------------------------------------------------------------------------
+# Streaming
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SensorTarget:
+    """Which device to use for one placement (`sacrum` / `thoracic`) and how to talk to it."""
+
+    placement: str
+    address: str
+    profile: Any
+    """Profile stem, `sensing.profiles.Profile` or `GattPlan`."""
+    rate_hz: float | None = None
+    """Sample rate to configure (None: the profile's nominal rate)."""
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """A connection event. `t` in session seconds (same clock as `RawPacket.t_host`);
+    `event` is 'connected' (value: address), 'disconnected' (value: reason) or 'battery' (value: %)."""
+
+    t: float
+    sensor: str
+    event: str
+    value: Any = None
+
+
+@dataclass
+class SensorStats:
+    """Per-sensor counters. `overflow_lost`: packets dropped because the queue was full."""
+
+    packets: int = 0
+    overflow_lost: int = 0
+    connects: int = 0
+    drops: int = 0
+    start_failures: int = 0
+
+
+class StartError(InputError):
+    """A sensor connected but sent no data after its start command."""
+
+
+class _Lost(Exception):
+    pass
+
+
+@dataclass
+class _Slot:
+    target: SensorTarget
+    plan: GattPlan
+    stats: SensorStats = field(default_factory=SensorStats)
+    client: BleakClient | None = None
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    lost_reason: str = ""
+    first_packet: asyncio.Event = field(default_factory=asyncio.Event)
+    last_rx: float = 0.0
+    supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def placement(self) -> str:
+        return self.target.placement
+
+
+class BleSource:
+    """Async iterator of `RawPacket` from two BLE sensors (async context manager).
+
+    ``async with BleSource(targets) as src: async for pkt in src: ...``
+
+    targets: one `SensorTarget` per placement; a placement or address given twice raises
+    `InputError`. Entering connects to each sensor in turn, subscribes, writes the profile's
+    configuration and start commands and waits for the first packet (`start_timeout_s`); any
+    failure there raises `InputError` naming the sensor. Afterwards a drop or `silence_timeout_s` of
+    silence triggers a reconnect (backoff `backoff_s` = (first, max) seconds, retried until closed).
+    `clock` stamps packets (monotonic seconds); `RawPacket.t_host` = clock() − `t0` (default: the
+    clock when entering).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[SensorTarget],
+        *,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        silence_timeout_s: float | None = 2.0,
+        start_timeout_s: float = 3.0,
+        scan_timeout_s: float = 5.0,
+        backoff_s: tuple[float, float] = (0.25, 4.0),
+        connect_attempts: int = 3,
+        on_event: Callable[[LinkEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        t0: float | None = None,
+    ) -> None:
+        _check_targets(targets)
+        self._slots = [_Slot(t, plan_for(t.profile, t.rate_hz)) for t in targets]
+        self._queue: asyncio.Queue[RawPacket] = asyncio.Queue(maxsize=queue_size)
+        self.silence_timeout_s = silence_timeout_s
+        self.start_timeout_s = start_timeout_s
+        self.scan_timeout_s = scan_timeout_s
+        self.backoff_s = backoff_s
+        self.connect_attempts = connect_attempts
+        self._on_event = on_event
+        self._clock = clock
+        self._t0 = t0
+        self._lock = asyncio.Lock()
+        self._closed = asyncio.Event()
+        self._closing = False
+        self.events: deque[LinkEvent] = deque(maxlen=1000)
+
+    # -- public state --------------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict[str, SensorStats]:
+        return {s.placement: s.stats for s in self._slots}
+
+    @property
+    def plans(self) -> dict[str, GattPlan]:
+        return {s.placement: s.plan for s in self._slots}
+
+    @property
+    def t0(self) -> float:
+        return self._t0 if self._t0 is not None else 0.0
+
+    def connected(self, placement: str) -> bool:
+        slot = self._slot(placement)
+        return slot.client is not None and slot.client.is_connected
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    async def __aenter__(self) -> BleSource:
+        if self._t0 is None:
+            self._t0 = self._clock()
+        try:
+            for slot in self._slots:
+                try:
+                    await self._open(slot)
+                except StartError:
+                    raise
+                except (BleakError, asyncio.TimeoutError, _Lost) as exc:
+                    raise InputError(f"{slot.placement}: could not connect to {slot.target.address} "
+                                     f"(profile {slot.plan.profile}): {_describe(exc)}") from exc
+            for slot in self._slots:
+                slot.supervisor = asyncio.get_running_loop().create_task(
+                    self._supervise(slot), name=f"ble supervisor {slot.placement}")
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop supervisors, send stop commands, disconnect both sensors (idempotent)."""
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        try:
+            for slot in self._slots:
+                if slot.supervisor is not None:
+                    slot.supervisor.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await slot.supervisor
+                    slot.supervisor = None
+            for slot in self._slots:
+                await self._teardown(slot, "closed", send_stop=True)
+        finally:
+            self._closed.set()
+
+    # -- iteration -----------------------------------------------------------------------------------
+    def __aiter__(self) -> BleSource:
+        return self
+
+    async def __anext__(self) -> RawPacket:
+        queue = self._queue
+        if not queue.empty():
+            return queue.get_nowait()
+        if self._closing:
+            raise StopAsyncIteration
+        getter = asyncio.ensure_future(queue.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((getter, closer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        raise StopAsyncIteration
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _slot(self, placement: str) -> _Slot:
+        for s in self._slots:
+            if s.placement == placement:
+                return s
+        raise KeyError(placement)
+
+    def _emit(self, slot: _Slot, event: str, value: Any = None) -> None:
+        ev = LinkEvent(self._clock() - self.t0, slot.placement, event, value)
+        self.events.append(ev)
+        logger.info("%s: %s %s", slot.placement, event, value if value is not None else "")
+        if self._on_event is not None:
+            self._on_event(ev)
+
+    def _make_callback(self, slot: _Slot) -> Callable[[Any, bytearray], None]:
+        queue, clock, stats, placement, t0 = self._queue, self._clock, slot.stats, slot.placement, self.t0
+        first = slot.first_packet
+
+        def on_notify(_char: Any, data: bytearray) -> None:
+            t = clock()
+            slot.last_rx = t
+            stats.packets += 1
+            first.set()
+            try:
+                queue.put_nowait(RawPacket(t - t0, placement, bytes(data)))
+            except asyncio.QueueFull:
+                stats.overflow_lost += 1
+
+        return on_notify
+
+    def _on_disconnect(self, slot: _Slot, client: BleakClient) -> None:
+        if slot.client is client and not slot.lost.is_set():
+            slot.lost_reason = "link lost"
+            slot.lost.set()
+
+    async def _open(self, slot: _Slot) -> None:
+        """Connect (serialised), subscribe, configure, start; wait for the first packet."""
+        plan, target = slot.plan, slot.target
+        slot.lost.clear()
+        slot.lost_reason = ""
+        slot.first_packet.clear()
+        async with self._lock:
+            device = await BleakScanner.find_device_by_address(target.address, timeout=self.scan_timeout_s)
+            if device is None:
+                raise _Lost(f"not found within {self.scan_timeout_s:g} s (is it on and advertising?)")
+            client = await establish_connection(
+                BleakClient, device, f"{slot.placement} {target.address}",
+                disconnected_callback=lambda c: self._on_disconnect(slot, c),
+                max_attempts=self.connect_attempts,
+            )
+        slot.client = client
+        slot.stats.connects += 1
+        self._emit(slot, "connected", target.address)
+        await self._ensure_mtu(slot, client)
+        slot.last_rx = self._clock()
+        await client.start_notify(plan.notify_uuid, self._make_callback(slot))
+        await self._write(client, plan, plan.configure + plan.start)
+        await self._read_battery(slot, client)
+        if not slot.first_packet.is_set():
+            waiter = asyncio.ensure_future(slot.first_packet.wait())
+            lost = asyncio.ensure_future(slot.lost.wait())
+            try:
+                await asyncio.wait((waiter, lost), timeout=self.start_timeout_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+                lost.cancel()
+            if slot.lost.is_set():
+                raise _Lost(slot.lost_reason or "link lost while starting")
+            if not slot.first_packet.is_set():
+                slot.stats.start_failures += 1
+                msg = (f"{slot.placement}: {target.address} sent no data within {self.start_timeout_s:g} s "
+                       f"after the start command (profile {plan.profile}; wrong profile or sensor busy?)")
+                await self._teardown(slot, "no data after start command")
+                raise StartError(msg)
+
+    async def _ensure_mtu(self, slot: _Slot, client: BleakClient) -> None:
+        need = slot.plan.packet_bytes + ATT_HEADER
+        if client.mtu_size >= need:
+            return
+        acquire = getattr(client._backend, "_acquire_mtu", None)  # BlueZ: see bleak's mtu_size example
+        if acquire is not None:
+            with contextlib.suppress(Exception):
+                await acquire()
+        if client.mtu_size < need:
+            logger.warning("%s: ATT MTU %d carries %d-byte notifications; profile %s sends %d bytes, "
+                           "packets will be truncated", slot.placement, client.mtu_size,
+                           client.mtu_size - ATT_HEADER, slot.plan.profile, slot.plan.packet_bytes)
+
+    async def _write(self, client: BleakClient, plan: GattPlan, commands: Sequence[Command]) -> None:
+        if not commands:
+            return
+        if plan.write_uuid is None:
+            raise InputError(f"profile {plan.profile}: commands given but no write characteristic")
+        for cmd in commands:
+            await client.write_gatt_char(plan.write_uuid, cmd.data, response=plan.write_with_response)
+            if cmd.delay_s > 0:
+                await asyncio.sleep(cmd.delay_s)
+
+    async def _read_battery(self, slot: _Slot, client: BleakClient) -> None:
+        char = client.services.get_characteristic(BATTERY_LEVEL_UUID)
+        if char is None or "read" not in char.properties:
+            return
+        try:
+            value = await client.read_gatt_char(char)
+        except (BleakError, asyncio.TimeoutError) as exc:
+            logger.debug("%s: battery read failed: %s", slot.placement, exc)
+            return
+        if value:
+            self._emit(slot, "battery", int(value[0]))
+
+    async def _teardown(self, slot: _Slot, reason: str, *, send_stop: bool = False) -> None:
+        client, slot.client = slot.client, None
+        if client is None:
+            return
+        if client.is_connected:
+            async def stop_and_disconnect() -> None:
+                if send_stop:
+                    with contextlib.suppress(Exception):
+                        await self._write(client, slot.plan, slot.plan.stop)
+                await client.disconnect()
+
+            try:
+                await asyncio.wait_for(stop_and_disconnect(), 2.0)
+            except Exception as exc:  # noqa: BLE001 - the link may already be gone
+                logger.debug("%s: disconnect: %s", slot.placement, _describe(exc))
+        self._emit(slot, "disconnected", reason)
+
+    async def _wait_lost(self, slot: _Slot) -> str:
+        """Wait for a drop or for data silence; return the reason."""
+        silence = self.silence_timeout_s
+        while True:
+            if silence is None:
+                await slot.lost.wait()
+                return slot.lost_reason
+            remaining = slot.last_rx + silence - self._clock()
+            if remaining <= 0:
+                return f"no data for {silence:g} s"
+            try:
+                await asyncio.wait_for(slot.lost.wait(), remaining)
+                return slot.lost_reason
+            except asyncio.TimeoutError:
+                continue
+
+    async def _supervise(self, slot: _Slot) -> None:
+        first, cap = self.backoff_s
+        while True:
+            reason = await self._wait_lost(slot)
+            slot.stats.drops += 1
+            await self._teardown(slot, reason)
+            delay = first
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._open(slot)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any failure: back off and retry
+                    logger.info("%s: reconnect failed: %s", slot.placement, _describe(exc))
+                    await self._teardown(slot, f"reconnect failed: {_describe(exc)}")
+                    delay = min(cap, delay * 2)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_targets(targets: Sequence[SensorTarget]) -> None:
+    seen: dict[str, str] = {}
+    addresses: dict[str, str] = {}
+    for t in targets:
+        if t.placement not in SENSORS:
+            raise InputError(f"sensor placement {t.placement!r}: expected one of {', '.join(SENSORS)}")
+        if t.placement in seen:
+            raise InputError(f"sensor placement {t.placement!r} given twice "
+                             f"({seen[t.placement]} and {t.address})")
+        if t.address.upper() in addresses:
+            raise InputError(f"sensor {t.address} given for both "
+                             f"{addresses[t.address.upper()]} and {t.placement}")
+        seen[t.placement] = t.address
+        addresses[t.address.upper()] = t.placement
+    if not targets:
+        raise InputError("no sensors given")

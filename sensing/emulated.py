@@ -1,0 +1,439 @@
+"""Emulated BLE IMU sensors: Bumble GATT peripherals on an in-process virtual radio.
+
+`EmulatedRadio` owns one `bumble.link.LocalLink`, the central (our "adapter", see
+`sensing.bumble_backend`) and any number of `EmulatedSensor` peripherals. Each sensor reproduces a
+firmware's GATT layout (service / notify / write characteristics, plus a standard Battery service),
+advertises its name (and optionally its service UUID), answers configuration commands (rate, start,
+stop) and streams real packet bytes produced by a `PacketMaker` (e.g. a firmware profile's
+`encode`).
+
+Time: a sensor's *device clock* is its packet counter: packet k covers samples
+k·spp … (k+1)·spp − 1 at `rate_hz`. `speed` maps device time to host time: 1.0 is real time,
+None streams as fast as the event loop allows (tests, benches), yielding after every packet so the
+central keeps up.
+
+Fault injection (all async, on `EmulatedSensor`): `drop()` (link lost, the sensor re-advertises),
+`go_silent()` / `resume()` (connected but no data), `power_off()` / `power_on()` (gone from the air),
+`refuse_start` (start command accepted but never acted on), `garbage_every` (random payloads
+instead of every n-th packet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from bumble import hci
+from bumble.controller import Controller
+from bumble.core import UUID, AdvertisingData
+from bumble.device import Connection, Device
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+from bumble.host import Host
+from bumble.link import LocalLink
+
+from sensing.bumble_backend import BumbleCentral, address_to_str
+
+logger = logging.getLogger(__name__)
+
+G0 = 9.80665
+BATTERY_SERVICE_UUID = "180F"
+BATTERY_LEVEL_UUID = "2A19"
+ADV_INTERVAL_MS = 20.0
+"""Advertising interval of the fakes (ms): a virtual controller completes a connect only on the
+target's next advert, so 20 ms keeps scan and connect at a few tens of ms."""
+
+
+# --------------------------------------------------------------------------------------------------
+# What a sensor sends
+# --------------------------------------------------------------------------------------------------
+class PacketMaker(Protocol):
+    """Turns the k-th packet slot of a sensor's stream into notification payloads."""
+
+    samples_per_packet: int
+
+    def make(self, k: int, rate_hz: float) -> list[bytes]:
+        """Payload(s) carrying samples k·spp … (k+1)·spp − 1 sampled at `rate_hz`."""
+        ...
+
+
+def default_motion(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A slow hinge-like sway: t (n,) s -> acc (n, 3) m/s², gyr (n, 3) rad/s in the sensor frame."""
+    angle = 0.6 * np.sin(2 * np.pi * 0.25 * t)
+    rate = 0.6 * 2 * np.pi * 0.25 * np.cos(2 * np.pi * 0.25 * t)
+    acc = np.stack([G0 * np.sin(angle), np.zeros_like(t), G0 * np.cos(angle)], axis=1)
+    gyr = np.stack([np.zeros_like(t), rate, np.zeros_like(t)], axis=1)
+    return acc, gyr
+
+
+@dataclass
+class CounterPackets:
+    """Minimal test format (no profile needed): one sample per packet,
+    ``<u32 seq><u32 device time µs>`` followed by `pad` zero bytes."""
+
+    pad: int = 12
+    samples_per_packet: int = 1
+
+    def make(self, k: int, rate_hz: float) -> list[bytes]:
+        t_us = round(k * 1e6 / rate_hz)
+        return [k.to_bytes(4, "little") + (t_us & 0xFFFFFFFF).to_bytes(4, "little") + bytes(self.pad)]
+
+
+@dataclass
+class ProfilePackets:
+    """Packets from a firmware profile's `encode(acc, gyr, seq=, device_time_s=)` over a motion."""
+
+    profile: Any
+    motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = default_motion
+    samples_per_packet: int = 1
+
+    def make(self, k: int, rate_hz: float) -> list[bytes]:
+        spp = self.samples_per_packet
+        idx = np.arange(k * spp, (k + 1) * spp)
+        t = idx / rate_hz
+        acc, gyr = self.motion(t)
+        return list(self.profile.encode(acc, gyr, seq=idx, device_time_s=t))
+
+
+# --------------------------------------------------------------------------------------------------
+# GATT layout + command set of one firmware
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SensorSpec:
+    """Everything an emulated sensor needs to look like one firmware on the air.
+
+    UUIDs are strings as bleak writes them (16-bit 'ffe4' or full 128-bit). `start_command` None
+    means the firmware streams as soon as notifications are enabled. `rate_commands` maps a
+    command's bytes to the rate (Hz) it selects.
+    """
+
+    name: str
+    service_uuid: str
+    notify_uuid: str
+    write_uuid: str | None
+    rate_hz: float = 100.0
+    start_command: bytes | None = None
+    stop_command: bytes | None = None
+    rate_commands: Mapping[bytes, float] = field(default_factory=dict)
+    advertise_service_uuid: bool = True
+    battery_percent: int | None = 87
+    packets: PacketMaker = field(default_factory=CounterPackets)
+
+    @classmethod
+    def from_profile(cls, profile: Any, *, name: str | None = None, rate_hz: float | None = None,
+                     motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = default_motion,
+                     **overrides: Any) -> SensorSpec:
+        """The GATT layout and commands of a `sensing.profiles.Profile`, streaming `profile.encode`."""
+        return _spec_from_profile(cls, profile, name=name, rate_hz=rate_hz, motion=motion, **overrides)
+
+
+def _spec_from_profile(cls, profile, *, name, rate_hz, motion, **overrides):  # filled in with profiles
+    raise NotImplementedError("profiles are not wired in yet")
+
+
+def _uuid(text: str) -> UUID:
+    return UUID(text.replace("-", "") if len(text) == 36 else text)
+
+
+# --------------------------------------------------------------------------------------------------
+# One emulated sensor
+# --------------------------------------------------------------------------------------------------
+class EmulatedSensor:
+    """A Bumble peripheral emulating one IMU (create through `EmulatedRadio.add_sensor`)."""
+
+    def __init__(self, link: LocalLink, spec: SensorSpec, address: str, *, speed: float | None,
+                 seed: int = 0):
+        self.spec = spec
+        self.address = address
+        self.speed = speed
+        self.rate_hz = float(spec.rate_hz)
+        self.refuse_start = False
+        self.garbage_every: int | None = None
+        self.controller = Controller(f"sensor-{address}", link=link)
+        self.device = Device(name=spec.name, address=hci.Address(address))
+        self.device.host = Host()
+        self.device.host.controller = self.controller
+        self._rng = np.random.default_rng(seed)
+        self._k = 0  # device clock: next packet slot
+        self._conn: Connection | None = None
+        self._subscribed = False
+        self._streaming = False
+        self._silent = False
+        self._powered = False
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._sent_cond = asyncio.Condition()
+        # counters (ground truth for tests)
+        self.packets_sent = 0
+        self.garbage_sent = 0
+        self.connections = 0
+        self.commands: list[bytes] = []
+        self._build_gatt()
+        self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _build_gatt(self) -> None:
+        spec = self.spec
+        props = Characteristic.Properties.NOTIFY
+        self._data_char = Characteristic(_uuid(spec.notify_uuid), props, Characteristic.READABLE, b"")
+        self._data_char.on("subscription", self._on_subscription)
+        chars = [self._data_char]
+        if spec.write_uuid is not None:
+            if _uuid(spec.write_uuid) == _uuid(spec.notify_uuid):
+                # One characteristic for both (some firmwares): add write to the data characteristic.
+                self._data_char.properties |= (Characteristic.Properties.WRITE
+                                               | Characteristic.Properties.WRITE_WITHOUT_RESPONSE)
+                self._data_char.permissions |= Characteristic.WRITEABLE
+                self._data_char.value = CharacteristicValue(read=lambda _c: b"", write=self._on_write)
+            else:
+                chars.append(Characteristic(
+                    _uuid(spec.write_uuid),
+                    Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+                    Characteristic.WRITEABLE,
+                    CharacteristicValue(write=self._on_write),
+                ))
+        services = [Service(_uuid(spec.service_uuid), chars)]
+        if spec.battery_percent is not None:
+            services.append(Service(_uuid(BATTERY_SERVICE_UUID), [Characteristic(
+                _uuid(BATTERY_LEVEL_UUID), Characteristic.Properties.READ, Characteristic.READABLE,
+                CharacteristicValue(read=lambda _c: bytes([self.spec.battery_percent or 0])),
+            )]))
+        self.device.add_services(services)
+        # bumble's virtual controller answers scan requests with the advert itself, so everything
+        # goes into the advert (a real device would move the UUID to the scan response if > 31 bytes)
+        adv = [(AdvertisingData.FLAGS, bytes([0x06])),
+               (AdvertisingData.COMPLETE_LOCAL_NAME, spec.name.encode())]
+        if spec.advertise_service_uuid:
+            u = _uuid(spec.service_uuid)
+            kind = (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS if len(u.uuid_bytes) == 2
+                    else AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS)
+            adv.append((kind, u.uuid_bytes))
+        self.device.advertising_data = bytes(AdvertisingData(adv))
+
+    async def start(self) -> None:
+        """Power the controller on and start advertising."""
+        await self.device.power_on()
+        self._task = asyncio.get_running_loop().create_task(self._stream(), name=f"emulated {self.address}")
+        await self.power_on()
+
+    async def close(self) -> None:
+        """Stop streaming, disconnect, power off (idempotent)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+            with contextlib.suppress(Exception):
+                await self.power_off()
+            with contextlib.suppress(Exception):
+                await self.device.power_off()
+        if self.controller in self.controller.link.controllers:
+            self.controller.link.remove_controller(self.controller)
+
+    # -- fault injection -----------------------------------------------------------------------------
+    async def drop(self, reason: int = hci.HCI_CONNECTION_TIMEOUT_ERROR) -> None:
+        """Lose the link (as after a supervision timeout); the sensor re-advertises."""
+        conn = self._conn
+        if conn is not None:
+            await conn.disconnect(reason)
+
+    def go_silent(self) -> None:
+        """Keep the connection but stop sending data (the packet counter pauses), as a stalled
+        link or firmware would; the
+        stall lasts until `resume()` or until the connection ends (a reconnect cures it)."""
+        self._silent = True
+
+    def resume(self) -> None:
+        self._silent = False
+        self._wake.set()
+
+    async def power_off(self) -> None:
+        """Sensor switched off: link dropped, no more adverts."""
+        self._powered = False
+        await self.device.stop_advertising()
+        await self.drop(hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR)
+
+    async def power_on(self) -> None:
+        """Sensor switched on: advertising again."""
+        self._powered = True
+        await self.device.start_advertising(auto_restart=True, advertising_interval_min=ADV_INTERVAL_MS,
+                                            advertising_interval_max=ADV_INTERVAL_MS)
+
+    async def wait_sent(self, n: int) -> None:
+        """Wait until `packets_sent` reaches n (event-driven, no polling)."""
+        async with self._sent_cond:
+            await self._sent_cond.wait_for(lambda: self.packets_sent >= n)
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def streaming(self) -> bool:
+        return self._streaming
+
+    # -- link events ---------------------------------------------------------------------------------
+    def _on_connection(self, conn: Connection) -> None:
+        if not self._powered:
+            return
+        self._conn = conn
+        self.connections += 1
+        conn.on(Connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(conn, reason))
+
+    def _on_disconnection(self, conn: Connection, reason: int) -> None:
+        if self._conn is conn:
+            self._conn = None
+            self._subscribed = False
+            self._streaming = False
+            self._silent = False
+        if self._powered and not self.device.is_advertising:
+            # bumble's auto_restart normally does this; make sure a dropped sensor is findable again
+            asyncio.get_running_loop().create_task(self.power_on())
+
+    def _on_subscription(self, bearer: Any, notify: bool, indicate: bool) -> None:
+        self._subscribed = bool(notify or indicate)
+        if self._subscribed and self.spec.start_command is None:
+            self._set_streaming(True)
+        if not self._subscribed:
+            self._set_streaming(False)
+
+    def _on_write(self, _conn: Any, value: bytes) -> None:
+        value = bytes(value)
+        self.commands.append(value)
+        spec = self.spec
+        if value in spec.rate_commands:
+            self.rate_hz = float(spec.rate_commands[value])
+        elif spec.start_command is not None and value == spec.start_command:
+            if not self.refuse_start:
+                self._set_streaming(True)
+        elif spec.stop_command is not None and value == spec.stop_command:
+            self._set_streaming(False)
+        else:
+            logger.debug("%s: ignoring command %s", self.address, value.hex())
+
+    def _set_streaming(self, on: bool) -> None:
+        self._streaming = on
+        if on:
+            self._wake.set()
+
+    # -- the data pump -------------------------------------------------------------------------------
+    async def _stream(self) -> None:
+        loop = asyncio.get_running_loop()
+        origin: float | None = None  # host time of device time 0 for the current streaming run
+        k0 = 0
+        while True:
+            conn = self._conn
+            if not (self._streaming and self._subscribed and conn is not None and not self._silent):
+                origin = None
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            k = self._k
+            if self.speed is not None:
+                tick = self.spec.packets.samples_per_packet / self.rate_hz / self.speed
+                if origin is None:
+                    origin, k0 = loop.time(), k
+                delay = origin + (k - k0 + 1) * tick - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if self._conn is not conn or not self._streaming or self._silent:
+                    continue
+            payloads = self._payloads(k)
+            self._k = k + 1
+            for p in payloads:
+                await self.device.notify_subscriber(conn, self._data_char, p)
+            self.packets_sent += 1
+            async with self._sent_cond:
+                self._sent_cond.notify_all()
+            if self.speed is None:
+                await asyncio.sleep(0)
+
+    def _payloads(self, k: int) -> list[bytes]:
+        if self.garbage_every and (k + 1) % self.garbage_every == 0:
+            self.garbage_sent += 1
+            n = int(self._rng.integers(1, 40))
+            return [self._rng.integers(0, 256, n, dtype=np.uint8).tobytes()]
+        return self.spec.packets.make(k, self.rate_hz)
+
+
+# --------------------------------------------------------------------------------------------------
+# The radio: link + central + sensors
+# --------------------------------------------------------------------------------------------------
+class EmulatedRadio:
+    """Owns a virtual radio link, the central adapter and emulated sensors (async context manager).
+
+    `scanner_type()` / `client_type()` are bleak backend classes bound to the central; swap them in
+    for bleak's platform backend (`patched_bleak`, or monkeypatch in tests) and app code on plain
+    bleak talks to the emulated sensors.
+    """
+
+    def __init__(self, *, speed: float | None = None):
+        self.link = LocalLink()
+        self.central = BumbleCentral(self.link)
+        self.speed = speed
+        self.sensors: list[EmulatedSensor] = []
+        self._closed = False
+
+    async def __aenter__(self) -> EmulatedRadio:
+        await self.central.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for sensor in self.sensors:
+            await sensor.close()
+        await self.central.close()
+
+    async def add_sensor(self, spec: SensorSpec, *, address: str | None = None,
+                         speed: float | None | str = "radio") -> EmulatedSensor:
+        """Create, power on and start advertising one sensor. Addresses default to
+        C0:00:00:00:00:01, :02, … (static random)."""
+        if address is None:
+            address = f"C0:00:00:00:00:{len(self.sensors) + 1:02X}"
+        sensor = EmulatedSensor(self.link, spec, address,
+                                speed=self.speed if speed == "radio" else speed,  # type: ignore[arg-type]
+                                seed=len(self.sensors))
+        self.sensors.append(sensor)
+        await sensor.start()
+        return sensor
+
+    def scanner_type(self) -> type:
+        return self.central.scanner_type()
+
+    def client_type(self) -> type:
+        return self.central.client_type()
+
+    @contextlib.contextmanager
+    def patched_bleak(self) -> Iterator[None]:
+        """Make bleak's default backend this radio's central while the block runs (benches, demos).
+        Tests should prefer pytest's monkeypatch on the same two functions."""
+        import bleak
+
+        saved = (bleak.get_platform_scanner_backend_type, bleak.get_platform_client_backend_type)
+        scanner, client = self.scanner_type(), self.client_type()
+        bleak.get_platform_scanner_backend_type = lambda: (scanner, scanner.__name__)
+        bleak.get_platform_client_backend_type = lambda: (client, client.__name__)
+        try:
+            yield
+        finally:
+            bleak.get_platform_scanner_backend_type, bleak.get_platform_client_backend_type = saved
+
+    def sensor(self, address: str) -> EmulatedSensor:
+        for s in self.sensors:
+            if s.address == address:
+                return s
+        raise KeyError(address)
+
+
+def addresses(sensors: Sequence[EmulatedSensor]) -> list[str]:
+    """Addresses as bleak reports them."""
+    return [address_to_str(hci.Address(s.address)) for s in sensors]
