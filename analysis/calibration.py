@@ -22,13 +22,14 @@ class StillSettings:
 
     gyr_std_rad_s: max RMS deviation of the angular velocity from its window mean.
     acc_std_m_s2: max RMS deviation of the specific force from its window mean.
-    min_duration_s: shortest still period accepted as neutral standing.
+    min_duration_s: shortest still period accepted as neutral standing; min_pause_s: the fallback.
     """
 
     window_s: float = 0.5
-    gyr_std_rad_s: float = np.radians(2.5)
+    gyr_std_rad_s: float = np.radians(5.0)
     acc_std_m_s2: float = 0.25
     min_duration_s: float = 1.5
+    min_pause_s: float = 0.5  # fallback: a shorter pause (e.g. a lockout) when no standing period exists
 
 
 def _moving_var(x: np.ndarray, w: int) -> np.ndarray:
@@ -81,6 +82,12 @@ class SegmentAxes:
     axis_spread_deg: float
     planarity: float
 
+    def with_up(self, up: np.ndarray) -> SegmentAxes:
+        """The same calibration with another vertical (the hinge axis re-orthogonalised to it)."""
+        up = np.asarray(up, dtype=float) / np.linalg.norm(up)
+        ml = self.ml - np.dot(self.ml, up) * up
+        return SegmentAxes(up, ml / np.linalg.norm(ml), self.gyr_bias, self.axis_spread_deg, self.planarity)
+
 
 def _principal_axis(w: np.ndarray) -> tuple[np.ndarray, float]:
     m = w.T @ w
@@ -99,11 +106,18 @@ def _orthogonal_unit(axis: np.ndarray, up: np.ndarray, *, sensor: str) -> np.nda
 
 
 def segment_axes(
-    acc_still: np.ndarray, gyr_still: np.ndarray, gyr_moving: np.ndarray, *, sensor: str = "sensor"
+    acc_still: np.ndarray,
+    gyr_still: np.ndarray,
+    gyr_moving: np.ndarray,
+    *,
+    sensor: str = "sensor",
+    bias_from_still: bool = True,
 ) -> SegmentAxes:
     """Calibrate one sensor from its still-period samples and its (raw) angular velocity while moving.
 
     acc_still, gyr_still: (k, 3) samples of neutral standing; gyr_moving: (m, 3) rad/s during the set.
+    bias_from_still: take the gyro bias from the still samples (False when they are not really still:
+    the bias is then left to the fusion's own estimator and reported as zero).
     """
     if len(acc_still) == 0:
         raise AnalysisError(f"{sensor}: no standing samples to calibrate from")
@@ -111,7 +125,7 @@ def segment_axes(
     if np.linalg.norm(g) < 5.0:
         raise AnalysisError(f"{sensor}: standing accelerometer reads {np.linalg.norm(g):.2f} m/s², expected ≈ 9.81")
     up = g / np.linalg.norm(g)
-    bias = gyr_still.mean(axis=0)
+    bias = gyr_still.mean(axis=0) if bias_from_still else np.zeros(3)
     w = gyr_moving - bias
     speed = np.linalg.norm(w, axis=1)
     fast = w[speed > max(np.radians(10.0), np.percentile(speed, 50))] if len(w) else w

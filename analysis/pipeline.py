@@ -22,6 +22,7 @@ from analysis.calibration import SegmentAxes, StillSettings, first_run, segment_
 from analysis.errors import AnalysisError
 from analysis.faults import FaultLimits, classify
 from analysis.fusion import fuse
+from analysis.quaternion import quat_conj, quat_rotate
 from analysis.reps import EXERCISES, RepSettings, RepWindow, crossing_time, segment_reps
 from analysis.timing import Timing, resample, timing, uniform_grid
 
@@ -134,14 +135,20 @@ def _neutral(grids, settings: Settings, warnings: list[str]) -> tuple[float, flo
     run = first_run(both, int(settings.still.min_duration_s * rate))
     if run is not None:
         return float(tc[run[0]]), float(tc[run[1] - 1]), "ok"
-    # no still period: fall back to the quietest second near the start, and say so
+    advice = "no still standing period found at the start of the set (stand still ~3 s before the first rep)"
+    run = first_run(both, int(settings.still.min_pause_s * rate))
+    if run is not None:  # a pause at the top of a rep is a standing posture too
+        a, b = float(tc[run[0]]), float(tc[run[1] - 1])
+        warnings.append(f"{advice}; calibrated on a {b - a:.1f}-s pause at {a:.1f}–{b:.1f} s")
+        return a, b, "short_still"
+    # nothing still at all: the quietest second near the start, and say so
     w = max(1, int(rate))
     head = motion[: max(w + 1, len(motion) // 5)]
     smooth = np.convolve(head, np.ones(w) / w, mode="valid")
     i = int(np.argmin(smooth))
     warnings.append(
-        "no still standing period found at the start of the set (stand still ~3 s before the first rep); "
-        f"calibrated on the quietest second instead ({tc[i]:.1f}–{tc[i + w - 1]:.1f} s): angles are less reliable"
+        f"{advice}; calibrated on the quietest second instead ({tc[i]:.1f}–{tc[i + w - 1]:.1f} s): "
+        "angles are less reliable"
     )
     return float(tc[i]), float(tc[i + w - 1]), "no_still_period"
 
@@ -153,9 +160,7 @@ def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
     return sosfiltfilt(sos, x)
 
 
-def analyze(
-    series: Mapping[str, Samples], *, exercise: str = "unknown", settings: Settings = Settings()
-) -> Analysis:
+def analyze(series: Mapping[str, Samples], *, exercise: str = "unknown", settings: Settings = Settings()) -> Analysis:
     """Analyse a set. series: {'sacrum': samples, 'thoracic': samples} (see module docstring)."""
     if exercise not in EXERCISES:
         raise AnalysisError(f"unknown exercise {exercise!r}; expected one of {', '.join(EXERCISES)}")
@@ -176,9 +181,13 @@ def analyze(
     for name in SENSORS:
         tg, acc, gyr = grids[name]
         still = (tg >= n_start) & (tg <= n_end)
-        moving = tg > n_end
-        axes = segment_axes(acc[still], gyr[still], gyr[moving], sensor=name)
-        q = fuse(acc, gyr, timings[name].rate_hz, offline=settings.offline, gyr_bias=axes.gyr_bias)
+        moving = ~still
+        axes = segment_axes(
+            acc[still], gyr[still], gyr[moving], sensor=name, bias_from_still=quality != "no_still_period"
+        )
+        q = fuse(acc, gyr, timings[name].rate_hz, offline=settings.offline, gyr_bias=axes.gyr_bias, still_bias=False)
+        if quality == "no_still_period":  # the window is not still: take its vertical from the fused orientation
+            axes = axes.with_up(quat_rotate(quat_conj(q[still]), np.array([0.0, 0.0, 1.0])).mean(axis=0))
         theta = sagittal_angle_deg(q, axes.up, axes.ml)
         theta -= theta[still].mean()
         theta *= forward_sign(theta[moving] if moving.any() else theta)
@@ -201,13 +210,17 @@ def analyze(
 
     _quality_warnings(trunk, pelvis, settings, warnings)
     windows, rejected = segment_reps(tc, trunk, pelvis, settings.reps)
-    reps = [
-        _rep_dict(i + 1, w, tc, trunk, pelvis, lumbar, timings, settings) for i, w in enumerate(windows)
-    ]
+    reps = [_rep_dict(i + 1, w, tc, trunk, pelvis, lumbar, timings, settings) for i, w in enumerate(windows)]
     if not reps:
         warnings.append(
             "no reps found: no forward bend reached the rep gates "
             f"(trunk ROM ≥ {settings.reps.min_rom_deg:.0f}°, pelvis ≥ {settings.reps.min_pelvis_deg:.0f}°)"
+        )
+    if quality == "ok" and reps and reps[0]["start_s"] < n_start:
+        quality = "after_first_rep"
+        warnings.append(
+            f"no still standing before the first rep; calibrated on the standing at {n_start:.1f}–{n_end:.1f} s "
+            "(stand still ~3 s before the set for a better zero)"
         )
     calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
     return Analysis(exercise, calibration, results, frames, reps, warnings, rejected)

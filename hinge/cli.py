@@ -12,8 +12,8 @@ import importlib
 import logging
 import sys
 
-from hinge import __version__
 from analysis.errors import AnalysisError
+from hinge import __version__
 from hinge.errors import UserError
 from sensing.errors import InputError
 

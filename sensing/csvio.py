@@ -43,16 +43,12 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise InputError(
-            f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}"
-        )
+        raise InputError(f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}")
     names = df["sensor"].astype(str).str.strip()
     unknown = ~names.isin(SENSORS)
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InputError(
-            f"{path}: row {i + 2}: unknown sensor {names.iloc[i]!r}; expected one of {', '.join(SENSORS)}"
-        )
+        raise InputError(f"{path}: row {i + 2}: unknown sensor {names.iloc[i]!r}; expected one of {', '.join(SENSORS)}")
     values = np.empty((len(df), len(NUMERIC)))
     for j, col in enumerate(NUMERIC):
         x = df[col]

@@ -85,6 +85,8 @@ class SimConfig:
     tail_s: float = 2.5
     mounting: str = "random"  # "random" or "aligned"
     extras: bool = False  # add non-rep movements (a shallow bob, a trunk-only bend) that must not count
+    depth_deg: tuple[float, float] | None = None  # trunk depth range per rep (default: per exercise)
+    slip_deg: float = 0.0  # the thoracic strap turns by this much about the spine halfway through the set
 
 
 @dataclass
@@ -153,7 +155,9 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
         else:  # good morning
             down, up, dwell = rng.uniform(1.4, 2.0), rng.uniform(1.2, 1.8), rng.uniform(0.3, 1.0)
             depth = rng.uniform(60, 85)
-        lumbar_bottom = rng.uniform(3, 10)
+        if cfg.depth_deg is not None:
+            depth = rng.uniform(*cfg.depth_deg)
+        lumbar_bottom = min(rng.uniform(3, 10), 0.5 * depth)
         trunk_top = rng.uniform(-2, 2)
         pelvis_top = rng.uniform(-2, 2)
         injected = _faults_for_rep(cfg, k, rng)
@@ -171,9 +175,7 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
         t_bottom = t_start + down
         t_top = t_bottom + up
         t_end = t_top + dwell
-        plans.append(
-            _RepPlan(t_start, t_bottom, t_top, t_end, depth, lumbar_bottom, trunk_top, pelvis_top, injected)
-        )
+        plans.append(_RepPlan(t_start, t_bottom, t_top, t_end, depth, lumbar_bottom, trunk_top, pelvis_top, injected))
         prev_top = (trunk_top, pelvis_top)
         t = t_end
     del prev_top
@@ -244,9 +246,11 @@ def _add_extras(t, trunk, pelvis, plans, cfg):
 
 
 def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, sway_deg: float) -> Rotation:
-    """Segment → earth rotations: yaw and roll sway about a sagittal pitch."""
-    yaw = sway_deg * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6.3))
-    roll = sway_deg * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6.3))
+    """Segment → earth rotations: yaw and roll sway about a sagittal pitch (up to sway_deg while
+    hinging, 0.3° while standing)."""
+    amp = 0.3 + (sway_deg - 0.3) * np.clip(np.abs(pitch_deg) / 20.0, 0.0, 1.0)
+    yaw = amp * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6.3))
+    roll = amp * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6.3))
     return Rotation.from_euler("ZXY", np.column_stack([yaw, roll, pitch_deg]), degrees=True)
 
 
@@ -323,6 +327,10 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         if cfg.errors.wobble_deg > 0:
             amp = cfg.errors.wobble_deg * (0.5 if sensor == "sacrum" else 1.0)
             sensor_rot = seg_rot * _wobble(t, bottoms_tops, amp, rng)
+        if cfg.slip_deg and sensor == "thoracic":
+            turn = cfg.slip_deg * np.clip((t - t_total / 2) / 0.5, 0.0, 1.0)
+            slip = Rotation.from_euler("z", turn[:, None], degrees=True)
+            sensor_rot = sensor_rot * slip
         sensor_rot = sensor_rot * mount
         acc_world = _second_derivative(pos, h)
         if cfg.exercise == "swing" and sensor == "thoracic":

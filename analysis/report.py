@@ -1,0 +1,56 @@
+"""Human-readable per-rep report (plain text); the JSON form is `Analysis.to_json`."""
+
+from __future__ import annotations
+
+from analysis.faults import cue
+
+_COLS = (
+    ("rep", "index"),
+    ("depth°", "depth_deg"),
+    ("trunk top°", "trunk_top_deg"),
+    ("pelvis top°", "pelvis_top_deg"),
+    ("lumbar top°", "lumbar_top_deg"),
+    ("rounding°", "lumbar_flexion_max_deg"),
+)
+
+
+def _cell(value, width: int) -> str:
+    if value is None:
+        return "—".rjust(width)
+    return (f"{value:d}" if isinstance(value, int) else f"{value:+.1f}").rjust(width)
+
+
+def format_report(result: dict, *, title: str = "") -> str:
+    """Text table of an analyzer-JSON dict: one row per rep, faults marked, then the cues to work on."""
+    lines = []
+    if title:
+        lines.append(title)
+    cal = result["calibration"]
+    sensors = ", ".join(
+        f"{name} {s['rate_hz']:.0f} Hz ({s['lost_samples']} lost)" for name, s in result["sensors"].items()
+    )
+    lines.append(
+        f"exercise: {result['exercise']}  ·  neutral standing {cal['neutral_start_s']:.1f}–{cal['neutral_end_s']:.1f} s"
+        f" ({cal['quality']})  ·  {sensors}"
+    )
+    lines.append("  ".join(h for h, _ in _COLS) + "  faults")
+    for rep in result["reps"]:
+        cells = [_cell(rep[key], len(h)) for h, key in _COLS]
+        faults = ", ".join(
+            f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep["faults"]
+        )
+        if rep["gap"]:
+            faults = "data gap: not judged" + (f"; {faults}" if faults else "")
+        lines.append("  ".join(cells) + "  " + (faults or "ok"))
+    n = result["summary"]["n_reps"]
+    counts = result["summary"]["faults"]
+    lines.append(
+        f"{n} rep{'s' if n != 1 else ''}; "
+        + (", ".join(f"{k.replace('_', ' ')} ×{v}" for k, v in counts.items()) if counts else "no faults")
+    )
+    cues = sorted({cue(k) for k in counts})
+    for c in cues:
+        lines.append(f'cue: "{c}"')
+    for w in result.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)

@@ -1,0 +1,65 @@
+"""`hinge analyze INPUT`: per-rep depth, top angles, rounding and faults of a recorded set."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from analysis.faults import FAULTS, FaultLimits
+from analysis.pipeline import Settings, analyze
+from analysis.report import format_report
+from hinge.errors import UserError
+from hinge.inputs import exercise_of, load_samples
+
+HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
+EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("input", help="CSV interchange file or hinge recording (.jsonl / .jsonl.gz)")
+    p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
+    p.add_argument("--json", action="store_true", help="print the analyzer JSON instead of the table")
+    p.add_argument("--out", help="also write the analyzer JSON to this file")
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KIND=CAUTION,FAULT",
+        help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
+    )
+    p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
+
+
+def parse_limits(items: list[str]) -> FaultLimits:
+    limits = FaultLimits()
+    for item in items:
+        kind, _, values = item.partition("=")
+        try:
+            caution, fault = (float(v) for v in values.split(","))
+        except ValueError:
+            raise UserError(
+                f"--limit {item!r}: expected KIND=CAUTION,FAULT in degrees, e.g. lumbar_rounding=12,20"
+            ) from None
+        try:
+            limits = limits.with_overrides(**{kind: (caution, fault)})
+        except ValueError as exc:
+            raise UserError(f"--limit {item!r}: {exc}") from None
+    return limits
+
+
+def run(args) -> int:
+    exercise = args.exercise or exercise_of(args.input) or "unknown"
+    samples = load_samples(args.input)
+    settings = Settings(limits=parse_limits(args.limit), offline=not args.online)
+    result = analyze(samples, exercise=exercise, settings=settings).to_json(str(args.input))
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_report(result, title=f"hinge analyze {args.input}"))
+    for w in result["warnings"]:
+        print(f"hinge analyze: warning: {w}", file=sys.stderr)
+    return 0
