@@ -66,9 +66,10 @@ class SensorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A non-packet line: ``event`` is one of EVENTS; ``t`` host seconds since start."""
+    """A non-packet line: ``event`` is one of EVENTS; ``t_host`` host seconds since start (the file's
+    ``t``, named like `RawPacket.t_host` so both items sort and pace alike)."""
 
-    t: float
+    t_host: float
     event: str
     sensor: str | None = None
     value: Any = None
@@ -591,7 +592,7 @@ class Recording:
                     log.warning("%s: %s is corrupted; skipped", path, where)
                 continue
             if skip_before is not None:
-                if item.t < skip_before:
+                if item.t_host < skip_before:
                     continue
                 skip_before = None
             if isinstance(item, RawPacket):

@@ -58,7 +58,7 @@ def write(path: Path, packets: list[RawPacket], events: dict[int, Event] | None 
         for k, pkt in enumerate(packets):
             if k in events:
                 e = events[k]
-                rec.write_event(e.t, e.event, e.sensor, e.value)
+                rec.write_event(e.t_host, e.event, e.sensor, e.value)
             rec.write_packet(pkt)
 
 
