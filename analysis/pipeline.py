@@ -9,7 +9,7 @@ one common time base, acc m/s², gyr rad/s, sensor frame) and returns an `Analys
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,8 +160,23 @@ def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
     return sosfiltfilt(sos, x)
 
 
-def analyze(series: Mapping[str, Samples], *, exercise: str = "unknown", settings: Settings = Settings()) -> Analysis:
-    """Analyse a set. series: {'sacrum': samples, 'thoracic': samples} (see module docstring)."""
+def _fuse_job(job) -> np.ndarray:
+    acc, gyr, rate_hz, offline, bias = job
+    return fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=False)
+
+
+def analyze(
+    series: Mapping[str, Samples],
+    *,
+    exercise: str = "unknown",
+    settings: Settings = Settings(),
+    mapper: Callable = map,
+) -> Analysis:
+    """Analyse a set. series: {'sacrum': samples, 'thoracic': samples} (see module docstring).
+
+    mapper: a `map`-like callable that runs the per-sensor fusion jobs; pass a process pool's `map` to
+    fuse both sensors in parallel on long sets (fusion is most of the work and holds the GIL).
+    """
     if exercise not in EXERCISES:
         raise AnalysisError(f"unknown exercise {exercise!r}; expected one of {', '.join(EXERCISES)}")
     _validate(series)
@@ -177,20 +192,28 @@ def analyze(series: Mapping[str, Samples], *, exercise: str = "unknown", setting
 
     n_start, n_end, quality = _neutral(grids, settings, warnings)
 
-    results: dict[str, SensorResult] = {}
+    axes_by_sensor, still_by_sensor = {}, {}
     for name in SENSORS:
         tg, acc, gyr = grids[name]
         still = (tg >= n_start) & (tg <= n_end)
-        moving = ~still
-        axes = segment_axes(
-            acc[still], gyr[still], gyr[moving], sensor=name, bias_from_still=quality != "no_still_period"
+        axes_by_sensor[name] = segment_axes(
+            acc[still], gyr[still], gyr[~still], sensor=name, bias_from_still=quality != "no_still_period"
         )
-        q = fuse(acc, gyr, timings[name].rate_hz, offline=settings.offline, gyr_bias=axes.gyr_bias, still_bias=False)
+        still_by_sensor[name] = still
+    jobs = [
+        (grids[name][1], grids[name][2], timings[name].rate_hz, settings.offline, axes_by_sensor[name].gyr_bias)
+        for name in SENSORS
+    ]
+    quats = dict(zip(SENSORS, mapper(_fuse_job, jobs), strict=True))
+
+    results: dict[str, SensorResult] = {}
+    for name in SENSORS:
+        tg, q, axes, still = grids[name][0], quats[name], axes_by_sensor[name], still_by_sensor[name]
         if quality == "no_still_period":  # the window is not still: take its vertical from the fused orientation
             axes = axes.with_up(quat_rotate(quat_conj(q[still]), np.array([0.0, 0.0, 1.0])).mean(axis=0))
         theta = sagittal_angle_deg(q, axes.up, axes.ml)
         theta -= theta[still].mean()
-        theta *= forward_sign(theta[moving] if moving.any() else theta)
+        theta *= forward_sign(theta[~still] if (~still).any() else theta)
         if axes.axis_spread_deg > settings.max_axis_spread_deg:
             warnings.append(
                 f"{name}: hinge axis estimate unstable ({axes.axis_spread_deg:.0f}° between the first and "
@@ -210,7 +233,8 @@ def analyze(series: Mapping[str, Samples], *, exercise: str = "unknown", setting
 
     _quality_warnings(trunk, pelvis, settings, warnings)
     windows, rejected = segment_reps(tc, trunk, pelvis, settings.reps)
-    reps = [_rep_dict(i + 1, w, tc, trunk, pelvis, lumbar, timings, settings) for i, w in enumerate(windows)]
+    holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
+    reps = [_rep_dict(i + 1, w, tc, trunk, pelvis, lumbar, holes, settings) for i, w in enumerate(windows)]
     if not reps:
         warnings.append(
             "no reps found: no forward bend reached the rep gates "
@@ -238,7 +262,7 @@ def _quality_warnings(trunk, pelvis, settings: Settings, warnings: list[str]) ->
         )
 
 
-def _rep_dict(index, w: RepWindow, tc, trunk, pelvis, lumbar, timings, settings: Settings) -> dict:
+def _rep_dict(index, w: RepWindow, tc, trunk, pelvis, lumbar, holes, settings: Settings) -> dict:
     end_s = crossing_time(tc, trunk, w.end, settings.reps.start_deg) if w.end < len(tc) else float(tc[-1])
     span = slice(w.start, w.end)
     top_phase = np.arange(w.bottom + 1, w.end)
@@ -251,11 +275,7 @@ def _rep_dict(index, w: RepWindow, tc, trunk, pelvis, lumbar, timings, settings:
         "lumbar_top_deg": float(lumbar[top_phase].min()) if len(top_phase) else nan,
         "lumbar_flexion_max_deg": float(lumbar[span].max()),
     }
-    gap = any(
-        missing > settings.gap_s and a < end_s and b > w.start_s
-        for tm in timings.values()
-        for a, b, missing in tm.holes
-    )
+    gap = any(bool(np.any((h[:, 2] > settings.gap_s) & (h[:, 0] < end_s) & (h[:, 1] > w.start_s))) for h in holes)
     return {
         "index": index,
         "start_s": round(w.start_s, 3),

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from sensing.errors import InputError
 from sensing.types import SENSORS, SensorSeries
@@ -35,38 +37,23 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        df = pd.read_csv(path, dtype={"sensor": str}, engine="c", skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: empty file; expected a CSV header {','.join(COLUMNS)}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}")
-    names = df["sensor"].astype(str).str.strip()
-    unknown = ~names.isin(SENSORS)
+        labels, codes, values = _read_arrow(path)
+    except Exception:  # noqa: BLE001 - anything odd: re-read with pandas, whose findings we word precisely
+        labels, codes, values = _read_pandas(path)
+    names = np.array([str(c).strip() for c in labels] + ["<empty>"], dtype=object)
+    unknown = ~np.isin(names, SENSORS)[codes]  # code -1 (a missing name) maps to "<empty>"
     if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise InputError(f"{path}: row {i + 2}: unknown sensor {names.iloc[i]!r}; expected one of {', '.join(SENSORS)}")
-    values = np.empty((len(df), len(NUMERIC)))
-    for j, col in enumerate(NUMERIC):
-        x = df[col]
-        if not pd.api.types.is_numeric_dtype(x):
-            num = pd.to_numeric(x, errors="coerce")
-            i = int(np.flatnonzero(num.isna().to_numpy() & x.notna().to_numpy())[0]) if num.isna().any() else -1
-            if i >= 0:
-                raise InputError(f"{path}: row {i + 2}, column {col!r}: {x.iloc[i]!r} is not a number")
-            x = num
-        values[:, j] = x.to_numpy(dtype=float)
+        i = int(np.flatnonzero(unknown)[0])
+        raise InputError(
+            f"{path}: row {i + 2}: unknown sensor {names[codes[i]]!r}; expected one of {', '.join(SENSORS)}"
+        )
     bad = ~np.isfinite(values)
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
     out: dict[str, SensorSeries] = {}
-    names_np = names.to_numpy()
     for sensor in SENSORS:
-        rows = np.flatnonzero(names_np == sensor)
+        rows = np.flatnonzero(np.isin(codes, np.flatnonzero(names == sensor)))
         if len(rows) == 0:
             if sensor in require:
                 raise InputError(f"{path}: sensor {sensor!r} has no rows; both sacrum and thoracic are needed")
@@ -82,6 +69,50 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
             )
         out[sensor] = SensorSeries(sensor, t.copy(), v[:, 1:4].copy(), v[:, 4:7].copy())
     return out
+
+
+def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Fast path (multi-threaded pyarrow): (sensor labels, per-row label codes, (n, 7) numeric values).
+    Raises on anything unexpected; the caller then takes the slow path for a precise message."""
+    types = {"sensor": pa.dictionary(pa.int32(), pa.string()), **{c: pa.float64() for c in NUMERIC}}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, include_columns=COLUMNS))
+    sensor = table.column("sensor").combine_chunks()
+    if sensor.null_count:
+        raise ValueError("missing sensor names")
+    codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    values = np.column_stack([table.column(c).to_numpy() for c in NUMERIC])
+    return sensor.dictionary.to_pylist(), codes, values
+
+
+def _read_pandas(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Slow path with row/column-precise errors for malformed files."""
+    df = _read_c(path)
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}")
+    sensor_col = df["sensor"].astype("category")
+    values = np.empty((len(df), len(NUMERIC)))
+    for j, col in enumerate(NUMERIC):
+        x = df[col]
+        if not pd.api.types.is_numeric_dtype(x):
+            num = pd.to_numeric(x, errors="coerce")
+            bad = np.flatnonzero(num.isna().to_numpy() & x.notna().to_numpy())
+            if len(bad):
+                i = int(bad[0])
+                raise InputError(f"{path}: row {i + 2}, column {col!r}: {x.iloc[i]!r} is not a number")
+            x = num
+        values[:, j] = x.to_numpy(dtype=float)
+    return list(sensor_col.cat.categories), sensor_col.cat.codes.to_numpy().astype(np.int64), values
+
+
+def _read_c(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype={"sensor": str}, engine="c", skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file; expected a CSV header {','.join(COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
 
 
 def write_csv(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
