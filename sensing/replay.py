@@ -254,8 +254,10 @@ class ReplaySource:
         Reopens the reader at the nearest remembered offset (never behind the read position when
         moving forward) and lets it drop earlier lines without a full parse.
         """
-        if self._pending is not None and self._pending[1].t_host >= t_s and (
-            self._last_t is None or t_s > self._last_t
+        if (
+            self._pending is not None
+            and self._pending[1].t_host >= t_s
+            and (self._last_t is None or t_s > self._last_t)
         ):
             return  # nothing between the last released item and the pending one
         i = bisect.bisect_right(self._ckpt_t, t_s - _SEEK_MARGIN_S) - 1

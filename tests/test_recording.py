@@ -46,10 +46,7 @@ def make_packets(n: int, seed: int = 0) -> list[RawPacket]:
     rng = np.random.default_rng(seed)
     t = np.round(np.cumsum(rng.uniform(0.0005, 0.006, n)) + 0.25, 6)
     sizes = rng.choice([0, 1, 20, 102], n, p=[0.02, 0.03, 0.75, 0.20])
-    return [
-        RawPacket(float(t[k]), ("sacrum", "thoracic")[k % 2], rng.bytes(int(sizes[k])))
-        for k in range(n)
-    ]
+    return [RawPacket(float(t[k]), ("sacrum", "thoracic")[k % 2], rng.bytes(int(sizes[k]))) for k in range(n)]
 
 
 def write(path: Path, packets: list[RawPacket], events: dict[int, Event] | None = None, **kw) -> None:
@@ -93,11 +90,20 @@ def test_round_trip_payloads_times_events_and_header(tmp_path: Path, name: str) 
     assert rec.stats.bad_lines == 0 and not rec.stats.truncated_tail
     h = rec.header
     assert (h["format"], h["version"], h["exercise"], h["label"], h["app_version"]) == (
-        "hinge-recording", 1, "deadlift", "set 1", "9.9")
+        "hinge-recording",
+        1,
+        "deadlift",
+        "set 1",
+        "9.9",
+    )
     assert h["started_at"].endswith("Z") and h["started_at"][:2] == "20"
     assert h["sensors"]["sacrum"] == {
-        "profile": "witmotion-bwt901", "profile_toml": 'name = "WitMotion"\nrate_hz = 100\n',
-        "address": "AA:BB", "name": "WT901", "firmware": "1.0"}
+        "profile": "witmotion-bwt901",
+        "profile_toml": 'name = "WitMotion"\nrate_hz = 100\n',
+        "address": "AA:BB",
+        "name": "WT901",
+        "firmware": "1.0",
+    }
     assert h["sensors"]["thoracic"]["firmware"] == ""
     assert list(rec.packets()) == pkts  # reading again reads the file again
 
@@ -123,13 +129,41 @@ def test_file_lines_follow_the_contract(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[1].startswith('{"t": 1.500000,')
 
 
+def test_lines_in_any_json_formatting_are_read(tmp_path: Path) -> None:
+    """Lines not byte-identical to the recorder's own (other tools, hand edits) parse as JSON."""
+    path = tmp_path / "r.jsonl"
+    write(path, [])
+    extra = [
+        b'{"sensor":"sacrum","hex":"AB01","t":1}',
+        b'{ "t" : 2.5e0 , "sensor" : "thoracic" , "hex" : "" }',
+        b'{"t": 3.25, "sensor": "sacrum", "hex": "00ff"}\r',
+        b'{"event":"marker","t":4,"value":[1,2]}',
+    ]
+    path.write_bytes(path.read_bytes() + b"\n".join(extra) + b"\n")
+    rec = read_recording(path)
+    assert list(rec) == [
+        RawPacket(1.0, "sacrum", b"\xab\x01"),
+        RawPacket(2.5, "thoracic", b""),
+        RawPacket(3.25, "sacrum", b"\x00\xff"),
+        Event(4.0, "marker", None, [1, 2]),
+    ]
+    assert rec.stats.bad_lines == 0
+
+
 def test_gz_file_is_plain_gzip_of_the_same_text(tmp_path: Path) -> None:
     pkts = make_packets(2000, seed=3)
     kw = {"started_at": "2024-01-01T00:00:00.000Z"}
     write(tmp_path / "a.jsonl", pkts, **kw)
     clock = StepClock()
-    with Recorder(tmp_path / "a.jsonl.gz", sensors=SENSORS, exercise="deadlift", label="set 1",
-                  app_version="9.9", clock=clock, **kw) as rec:
+    with Recorder(
+        tmp_path / "a.jsonl.gz",
+        sensors=SENSORS,
+        exercise="deadlift",
+        label="set 1",
+        app_version="9.9",
+        clock=clock,
+        **kw,
+    ) as rec:
         for p in pkts:  # many sync flushes inside one member
             clock.t = p.t_host
             rec.write_packet(p)
@@ -181,7 +215,9 @@ def payload(k):
 """
 exec(PAYLOAD_SRC)  # the same generator in the child and here: defines payload(k)
 
-CHILD = PAYLOAD_SRC + r"""
+CHILD = (
+    PAYLOAD_SRC
+    + r"""
 import sys
 from sensing.recording import Recorder
 from sensing.types import RawPacket
@@ -210,14 +246,21 @@ while True:
         print(flushed, k, flush=True)
         sys.stdin.readline()
 """
+)
 
 
 @pytest.mark.parametrize("name", ["crash.jsonl", "crash.jsonl.gz"])
 def test_sigkill_mid_stream_keeps_everything_flushed(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+        text=True,
+    )
     try:
         for _ in range(12):  # 12 time-based flushes of ~100 packets
             line = proc.stdout.readline()
@@ -238,8 +281,10 @@ def test_sigkill_mid_stream_keeps_everything_flushed(tmp_path: Path, name: str) 
     rec = read_recording(path)
     pkts = list(rec.packets())
     assert len(pkts) == flushed
-    assert pkts == [RawPacket(round(k * 0.005, 6), ("sacrum", "thoracic")[k % 2], payload(k))  # noqa: F821 (defined by exec)
-                    for k in range(flushed)]
+    assert pkts == [
+        RawPacket(round(k * 0.005, 6), ("sacrum", "thoracic")[k % 2], payload(k))  # noqa: F821 (defined by exec)
+        for k in range(flushed)
+    ]
     assert rec.stats.bad_lines == 0
     assert rec.stats.truncated_tail == name.endswith(".gz")  # gz: the trailer is missing
 

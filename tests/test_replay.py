@@ -180,8 +180,7 @@ async def test_seek_forward_and_backward_while_playing(rec_path: Path) -> None:
     await clock.run_until(T0 + 1000.0)
     seg3 = c.got[n2:]
     assert [p for _, p in seg3] == [p for p in pkts if p.t_host >= 1.234]
-    np.testing.assert_allclose([tt - T0 for tt, _ in seg3], [3.0 + p.t_host - 1.234 for _, p in seg3],
-                               atol=1e-9)
+    np.testing.assert_allclose([tt - T0 for tt, _ in seg3], [3.0 + p.t_host - 1.234 for _, p in seg3], atol=1e-9)
     assert c.task.done()
     assert t[-1] > 5.0
 
@@ -221,7 +220,7 @@ async def test_seek_while_paused_and_start_s(rec_path: Path) -> None:
     assert len(c.got) == len(first)
     src.resume()
     await clock.run_until(T0 + 11)
-    seg = c.got[len(first):]
+    seg = c.got[len(first) :]
     assert [p for _, p in seg] == [p for p in pkts if 0.5 <= p.t_host <= 2.5]
     np.testing.assert_allclose([tt - T0 for tt, _ in seg], [10 + (p.t_host - 0.5) / 2 for _, p in seg], atol=1e-9)
     c.task.cancel()
@@ -260,13 +259,15 @@ async def test_a_late_consumer_catches_up_without_drift(rec_path: Path) -> None:
     times = np.array([tt - T0 for tt, _ in got])
     want = np.array([p.t_host for p in pkts])
     stall_end = want[19] + 0.8
-    np.testing.assert_allclose(times, np.maximum(want, np.where(np.arange(len(want)) >= 20, stall_end, 0)),
-                               atol=1e-9)
+    np.testing.assert_allclose(times, np.maximum(want, np.where(np.arange(len(want)) >= 20, stall_end, 0)), atol=1e-9)
 
 
 async def test_events_are_paced_and_reported_not_streamed(rec_path: Path) -> None:
-    events = {0: [(0.2, "connected", "sacrum", None)], 100: [(1.5, "battery", "thoracic", 80)],
-              299: [(9.0, "marker", None, "end")]}
+    events = {
+        0: [(0.2, "connected", "sacrum", None)],
+        100: [(1.5, "battery", "thoracic", 80)],
+        299: [(9.0, "marker", None, "end")],
+    }
     pkts = make_recording(rec_path, events=events)
     clock = FakeClock(autojump=True)
     seen: list[tuple[float, Event]] = []
@@ -275,8 +276,11 @@ async def test_events_are_paced_and_reported_not_streamed(rec_path: Path) -> Non
     async for p in src:
         got.append(p)
     assert got == pkts and all(isinstance(p, RawPacket) for p in got)
-    assert [e for _, e in seen] == [Event(0.2, "connected", "sacrum", None), Event(1.5, "battery", "thoracic", 80),
-                                    Event(9.0, "marker", None, "end")]
+    assert [e for _, e in seen] == [
+        Event(0.2, "connected", "sacrum", None),
+        Event(1.5, "battery", "thoracic", 80),
+        Event(9.0, "marker", None, "end"),
+    ]
     # an event is released at its own time, unless a later-stamped line was before it in the file
     assert seen[0][0] == pytest.approx(T0 + 0.2)
 
