@@ -23,7 +23,8 @@ from analysis.errors import AnalysisError
 from analysis.faults import FaultLimits, classify
 from analysis.fusion import fuse
 from analysis.quaternion import quat_conj, quat_rotate
-from analysis.reps import EXERCISES, RepSettings, RepWindow, crossing_time, segment_reps
+from analysis.reps import EXERCISES, RepSettings
+from analysis.segmenter import RepRecord, segment
 from analysis.timing import Timing, resample, timing, uniform_grid
 
 SENSORS = ("sacrum", "thoracic")
@@ -232,9 +233,10 @@ def analyze(
     frames = pd.DataFrame({"t": tc, "pelvis_deg": pelvis, "trunk_deg": trunk, "lumbar_deg": lumbar})
 
     _quality_warnings(trunk, pelvis, settings, warnings)
-    windows, rejected = segment_reps(tc, trunk, pelvis, settings.reps)
+    records = segment(tc, trunk, pelvis, settings.reps)
+    rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
-    reps = [_rep_dict(i + 1, w, tc, trunk, pelvis, lumbar, holes, settings) for i, w in enumerate(windows)]
+    reps = [rep_dict(i + 1, r, holes, settings) for i, r in enumerate(r for r in records if r.valid)]
     if not reps:
         warnings.append(
             "no reps found: no forward bend reached the rep gates "
@@ -262,27 +264,20 @@ def _quality_warnings(trunk, pelvis, settings: Settings, warnings: list[str]) ->
         )
 
 
-def _rep_dict(index, w: RepWindow, tc, trunk, pelvis, lumbar, holes, settings: Settings) -> dict:
-    end_s = crossing_time(tc, trunk, w.end, settings.reps.start_deg) if w.end < len(tc) else float(tc[-1])
-    span = slice(w.start, w.end)
-    top_phase = np.arange(w.bottom + 1, w.end)
-    top_phase = top_phase[trunk[top_phase] < settings.reps.top_phase_deg]
-    nan = float("nan")
-    metrics = {
-        "depth_deg": float(trunk[span].max()),
-        "trunk_top_deg": float(trunk[top_phase].min()) if len(top_phase) else nan,
-        "pelvis_top_deg": float(pelvis[top_phase].min()) if len(top_phase) else nan,
-        "lumbar_top_deg": float(lumbar[top_phase].min()) if len(top_phase) else nan,
-        "lumbar_flexion_max_deg": float(lumbar[span].max()),
-    }
-    gap = any(bool(np.any((h[:, 2] > settings.gap_s) & (h[:, 0] < end_s) & (h[:, 1] > w.start_s))) for h in holes)
+def rep_dict(index: int, rec: RepRecord, holes: list[np.ndarray], settings: Settings) -> dict[str, Any]:
+    """Analyzer-JSON dict of one rep: metrics rounded, gap flag from data holes, faults unless a gap.
+
+    holes: per sensor, (k, 3) arrays (t_before, t_after, missing_s) of holes longer than settings.gap_s.
+    """
+    gap = any(bool(np.any((h[:, 0] < rec.end_s) & (h[:, 1] > rec.start_s))) for h in holes)
+    metrics = {m: getattr(rec, m) for m in METRICS}
     return {
         "index": index,
-        "start_s": round(w.start_s, 3),
-        "bottom_s": round(float(tc[w.bottom]), 3),
-        "top_s": round(float(tc[w.top]), 3) if w.top >= 0 else None,
-        "end_s": round(end_s, 3),
+        "start_s": round(rec.start_s, 3),
+        "bottom_s": round(rec.bottom_s, 3),
+        "top_s": round(rec.top_s, 3) if rec.top_s is not None else None,
+        "end_s": round(rec.end_s, 3),
         **{k: (round(v, 2) if v == v else None) for k, v in metrics.items()},
-        "gap": bool(gap),
+        "gap": gap,
         "faults": [] if gap else classify(metrics, settings.limits),
     }

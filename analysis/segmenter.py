@@ -1,0 +1,221 @@
+"""Streaming rep segmentation and per-rep metrics: one implementation for live and offline.
+
+Feed the trunk and pelvis angles (degrees, relative to standing) on a uniform grid, in chunks of any
+size; completed reps come out with their metrics. Feeding a set in one chunk or many gives identical
+reps (the state lives in the object; chunks are processed event by event with numpy reductions in
+between, so offline use stays fast).
+
+Definitions (ARCHITECTURE.md §6, and analysis/reps.py for the settings):
+- an *excursion* starts where θt rises through `start_deg` and ends where it falls below
+  `start_deg − hysteresis_deg`;
+- a rep spans from its excursion's start to the next excursion's start (or the end of the data);
+- bottom = max θt in the excursion; top phase = samples after the bottom, before the rep's end, with
+  θt < `top_phase_deg`; top = min θt there;
+- depth = max θt in the rep; trunk/pelvis/lumbar top = min of θt, θp, θL in the top phase;
+  lumbar_flexion_max = max θL in the rep;
+- gates (checked when the rep ends): ROM = bottom − max(top, min θt before the excursion) ≥ min_rom_deg;
+  pelvis range (max θp in the excursion − min θp from the previous excursion's end to this rep's end)
+  ≥ min_pelvis_deg; time above the start angle within [min_duration_s, max_duration_s].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis.reps import RepSettings
+
+INF = float("inf")
+
+
+@dataclass
+class RepRecord:
+    """One rep (all angles in degrees, times in seconds on the grid's time base). `top_s` is None when
+    the rep never came back up. `valid` is False for excursions the gates reject."""
+
+    start_s: float
+    bottom_s: float
+    top_s: float | None
+    end_s: float
+    depth_deg: float
+    trunk_top_deg: float
+    pelvis_top_deg: float
+    lumbar_top_deg: float
+    lumbar_flexion_max_deg: float
+    rom_deg: float
+    pelvis_rom_deg: float
+    duration_s: float
+    valid: bool
+
+
+@dataclass
+class _Excursion:
+    start_s: float
+    before_min_t: float  # min θt from the previous excursion's end to this start
+    pelvis_min_before: float  # min θp from the previous excursion's end to this start
+    bottom_s: float = 0.0
+    bottom_t: float = -INF
+    pelvis_max: float = -INF
+    lumbar_max: float = -INF
+    below_s: float | None = None  # when θt fell below the hysteresis level (excursion end)
+    # top phase aggregates (after the bottom, θt < top_phase_deg)
+    top_s: float | None = None
+    top_t: float = INF
+    top_p: float = INF
+    top_l: float = INF
+    pelvis_min_after: float = INF  # min θp from the excursion start to the rep end
+
+
+@dataclass
+class RepSegmenter:
+    """Chunk-invariant rep segmenter. `feed(t, trunk, pelvis)` → completed reps (valid and rejected);
+    `finish()` closes the last one. Inspect `current` for the rep in progress (live display)."""
+
+    settings: RepSettings = field(default_factory=RepSettings)
+    current: _Excursion | None = None
+    _above: bool = False
+    _last: tuple[float, float] | None = None  # (t, θt) of the previous sample, for crossing times
+    _since_min_t: float = INF  # min θt since the previous excursion ended
+    _since_min_p: float = INF  # min θp since the previous excursion ended
+
+    def feed(self, t: np.ndarray, trunk: np.ndarray, pelvis: np.ndarray) -> list[RepRecord]:
+        """t (n,) s increasing; trunk, pelvis (n,) degrees. Returns the reps completed in this chunk."""
+        t = np.asarray(t, dtype=float)
+        trunk = np.asarray(trunk, dtype=float)
+        pelvis = np.asarray(pelvis, dtype=float)
+        out: list[RepRecord] = []
+        s = self.settings
+        low = s.start_deg - s.hysteresis_deg
+        i, n = 0, len(t)
+        while i < n:
+            if not self._above:
+                # look for the next upward crossing of start_deg
+                prev = self._last[1] if self._last is not None else -INF
+                seg = trunk[i:]
+                up = np.flatnonzero(seg >= s.start_deg)
+                j = i + int(up[0]) if len(up) else n
+                # samples i..j-1 belong to the gap before the next excursion (the tail of a pending rep)
+                if j > i:
+                    self._tail(t[i:j], trunk[i:j], pelvis[i:j])
+                if j == n:
+                    self._last = (t[n - 1], trunk[n - 1])
+                    break
+                # rep boundary: the pending rep ends where this excursion starts
+                t_prev, x_prev = (t[j - 1], trunk[j - 1]) if j > i else (self._last or (t[j], prev))
+                start_s = _cross(t_prev, x_prev, t[j], trunk[j], s.start_deg)
+                if self.current is not None:
+                    out.append(self._close(start_s))
+                self.current = _Excursion(start_s, self._since_min_t, self._since_min_p)
+                self._above = True
+                i = j
+            else:
+                seg = trunk[i:]
+                down = np.flatnonzero(seg < low)
+                j = i + int(down[0]) if len(down) else n
+                self._inside(t[i:j], trunk[i:j], pelvis[i:j])
+                if j == n:
+                    self._last = (t[n - 1], trunk[n - 1])
+                    break
+                self.current.below_s = float(t[j])
+                self._above = False
+                self._since_min_t = INF
+                self._since_min_p = INF
+                i = j
+            self._last = (t[i - 1], trunk[i - 1]) if i > 0 else self._last
+        return out
+
+    def finish(self, end_s: float) -> list[RepRecord]:
+        """Close the rep in progress at end_s (end of data)."""
+        if self.current is None:
+            return []
+        rec = self._close(end_s)
+        self.current = None
+        return [rec]
+
+    # -- internals -------------------------------------------------------------------------------
+    def _inside(self, t, trunk, pelvis) -> None:
+        """Samples inside an excursion (θt above the hysteresis level)."""
+        if len(t) == 0:
+            return
+        c = self.current
+        k = int(np.argmax(trunk))
+        if trunk[k] > c.bottom_t:
+            c.bottom_t, c.bottom_s = float(trunk[k]), float(t[k])
+            # a new bottom resets the top phase: it only counts after the bottom
+            c.top_s, c.top_t, c.top_p, c.top_l = None, INF, INF, INF
+            self._top(t[k + 1 :], trunk[k + 1 :], pelvis[k + 1 :])
+        else:
+            self._top(t, trunk, pelvis)
+        c.pelvis_max = max(c.pelvis_max, float(pelvis.max()))
+        c.lumbar_max = max(c.lumbar_max, float((trunk - pelvis).max()))
+        c.pelvis_min_after = min(c.pelvis_min_after, float(pelvis.min()))
+
+    def _tail(self, t, trunk, pelvis) -> None:
+        """Samples outside any excursion: the current rep's tail, and 'before' data for the next one."""
+        self._since_min_t = min(self._since_min_t, float(trunk.min()))
+        self._since_min_p = min(self._since_min_p, float(pelvis.min()))
+        c = self.current
+        if c is None:
+            return
+        self._top(t, trunk, pelvis)
+        c.lumbar_max = max(c.lumbar_max, float((trunk - pelvis).max()))
+        c.pelvis_min_after = min(c.pelvis_min_after, float(pelvis.min()))
+
+    def _top(self, t, trunk, pelvis) -> None:
+        c = self.current
+        if len(t) == 0 or c.bottom_t == -INF:
+            return
+        m = trunk < self.settings.top_phase_deg
+        if not m.any():
+            return
+        tt, pp = trunk[m], pelvis[m]
+        k = int(np.argmin(tt))
+        if tt[k] < c.top_t:
+            c.top_t, c.top_s = float(tt[k]), float(t[m][k])
+        c.top_p = min(c.top_p, float(pp.min()))
+        c.top_l = min(c.top_l, float((tt - pp).min()))
+
+    def _close(self, end_s: float) -> RepRecord:
+        c = self.current
+        s = self.settings
+        has_top = c.top_s is not None
+        top_t = c.top_t if has_top else c.before_min_t
+        rom = c.bottom_t - max(c.before_min_t, top_t)
+        pelvis_rom = c.pelvis_max - min(c.pelvis_min_before, c.pelvis_min_after)
+        duration = (c.below_s if c.below_s is not None else end_s) - c.start_s
+        valid = (
+            rom >= s.min_rom_deg and pelvis_rom >= s.min_pelvis_deg and s.min_duration_s <= duration <= s.max_duration_s
+        )
+        nan = float("nan")
+        return RepRecord(
+            start_s=c.start_s,
+            bottom_s=c.bottom_s,
+            top_s=c.top_s,
+            end_s=float(end_s),
+            depth_deg=c.bottom_t,
+            trunk_top_deg=c.top_t if has_top else nan,
+            pelvis_top_deg=c.top_p if has_top else nan,
+            lumbar_top_deg=c.top_l if has_top else nan,
+            lumbar_flexion_max_deg=c.lumbar_max,
+            rom_deg=rom,
+            pelvis_rom_deg=pelvis_rom,
+            duration_s=duration,
+            valid=valid,
+        )
+
+
+def _cross(t0: float, x0: float, t1: float, x1: float, level: float) -> float:
+    """Time where a line from (t0, x0) to (t1, x1) crosses level (clamped to the segment)."""
+    if not np.isfinite(x0) or x1 == x0:
+        return float(t1)
+    return float(t0 + np.clip((level - x0) / (x1 - x0), 0.0, 1.0) * (t1 - t0))
+
+
+def segment(
+    t: np.ndarray, trunk: np.ndarray, pelvis: np.ndarray, settings: RepSettings | None = None
+) -> list[RepRecord]:
+    """All reps (valid and rejected) of a whole series: one feed, then finish at the last sample."""
+    seg = RepSegmenter(settings or RepSettings())
+    reps = seg.feed(t, trunk, pelvis)
+    return reps + seg.finish(float(t[-1]) if len(t) else 0.0)
