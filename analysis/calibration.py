@@ -89,10 +89,22 @@ class SegmentAxes:
         return SegmentAxes(up, ml / np.linalg.norm(ml), self.gyr_bias, self.axis_spread_deg, self.planarity)
 
 
+FAST_RAD_S = float(np.radians(10.0))  # angular speed above which a sample informs the hinge axis
+
+
 def _principal_axis(w: np.ndarray) -> tuple[np.ndarray, float]:
-    m = w.T @ w
-    vals, vecs = np.linalg.eigh(m)
+    return _principal_axis_m2(w.T @ w)
+
+
+def _principal_axis_m2(m2: np.ndarray) -> tuple[np.ndarray, float]:
+    vals, vecs = np.linalg.eigh(m2)
     return vecs[:, -1], float(vals[-1] / max(vals.sum(), 1e-12))
+
+
+def hinge_axis(m2: np.ndarray, up: np.ndarray, *, sensor: str = "sensor") -> np.ndarray:
+    """Unit hinge (mediolateral) axis ⟂ up from the second moment Σ ωωᵀ (3, 3) of fast angular velocity.
+    Its sign is arbitrary; the caller settles it (forward bending positive)."""
+    return _orthogonal_unit(_principal_axis_m2(m2)[0], up, sensor=sensor)
 
 
 def _orthogonal_unit(axis: np.ndarray, up: np.ndarray, *, sensor: str) -> np.ndarray:
@@ -128,11 +140,12 @@ def segment_axes(
     bias = gyr_still.mean(axis=0) if bias_from_still else np.zeros(3)
     w = gyr_moving - bias
     speed = np.linalg.norm(w, axis=1)
-    fast = w[speed > max(np.radians(10.0), np.percentile(speed, 50))] if len(w) else w
+    fast = w[speed > FAST_RAD_S]
     if len(fast) < 10:
         raise AnalysisError(f"{sensor}: too little rotation to find the hinge axis (no hinge movement?)")
-    axis, planarity = _principal_axis(fast)
-    ml = _orthogonal_unit(axis, up, sensor=sensor)
+    m2 = fast.T @ fast
+    planarity = _principal_axis_m2(m2)[1]
+    ml = hinge_axis(m2, up, sensor=sensor)
     half = len(fast) // 2
     a1, _ = _principal_axis(fast[:half])
     a2, _ = _principal_axis(fast[half:])

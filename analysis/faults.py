@@ -32,6 +32,11 @@ class FaultLimits:
             raise ValueError(f"unknown fault kind {sorted(unknown)[0]!r}; expected one of {', '.join(FAULTS)}")
         return FaultLimits({**self.limits, **kw})
 
+    def severity(self, kind: str, value: float) -> str | None:
+        """'fault', 'caution' or None for a metric value (degrees) of a fault kind."""
+        caution, fault = self.limits[kind]
+        return "fault" if _beyond(value, fault) else "caution" if _beyond(value, caution) else None
+
 
 def _beyond(value: float, limit: float) -> bool:
     return value <= limit if limit < 0 else value >= limit
@@ -44,9 +49,9 @@ def classify(metrics: dict[str, float], limits: FaultLimits = FaultLimits()) -> 
         value = metrics.get(metric)
         if value is None or value != value:  # missing or NaN
             continue
-        caution, fault = limits.limits[kind]
-        severity = "fault" if _beyond(value, fault) else "caution" if _beyond(value, caution) else None
+        severity = limits.severity(kind, value)
         if severity:
+            caution, fault = limits.limits[kind]
             limit = fault if severity == "fault" else caution
             out.append({"kind": kind, "severity": severity, "value_deg": round(value, 1), "limit_deg": limit})
     return out

@@ -48,6 +48,7 @@ class Settings:
     offline: bool = True
     lowpass_hz: float | None = 8.0
     gap_s: float = 0.05
+    live_calibration_s: float = 3.0  # live: calibrate once both sensors were still this long
     min_hinge_rom_deg: float = 30.0
     max_axis_spread_deg: float = 10.0
 
