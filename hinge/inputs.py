@@ -18,7 +18,7 @@ def load_samples(path: str | Path) -> dict[str, SensorSeries]:
     if name.endswith(".csv") or name.endswith(".csv.gz"):
         return read_csv(path)
     if name.endswith(RECORDING_SUFFIXES):
-        from sensing.recording import load_series  # decoding needs the profiles; imported on demand
+        from sensing.stream import load_series  # decoding needs the profiles; imported on demand
 
         return load_series(path)
     raise UserError(f"{path}: unknown input type; expected a .csv interchange file or a .jsonl[.gz] recording")

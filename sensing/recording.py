@@ -47,6 +47,9 @@ VERSION = 1
 EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
 EVENTS = ("connected", "disconnected", "battery", "marker")
 SENSOR_FIELDS = ("profile", "profile_toml", "address", "name", "firmware")
+# Optional numeric field (an addition to ARCHITECTURE.md §4): the sample rate the sensor was configured to,
+# Hz. Decoding needs it for firmware without timestamps and to space the samples inside a packet.
+SENSOR_RATE_FIELD = "rate_hz"
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # bytes read (or decompressed) per step
@@ -63,6 +66,7 @@ class SensorInfo:
     address: str = ""
     name: str = ""
     firmware: str = ""
+    rate_hz: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +109,23 @@ def _default_app_version() -> str:
         return "unknown"
 
 
-def _sensor_entry(placement: str, info: SensorInfo | Mapping[str, str]) -> dict[str, str]:
-    raw = {f: getattr(info, f) for f in SENSOR_FIELDS} if isinstance(info, SensorInfo) else dict(info)
-    unknown = set(raw) - set(SENSOR_FIELDS)
+def _sensor_entry(placement: str, info: SensorInfo | Mapping[str, Any]) -> dict[str, Any]:
+    fields = (*SENSOR_FIELDS, SENSOR_RATE_FIELD)
+    raw = {f: getattr(info, f) for f in fields} if isinstance(info, SensorInfo) else dict(info)
+    unknown = set(raw) - set(fields)
     if unknown:
         raise ValueError(f"sensor {placement!r}: unknown header fields {sorted(unknown)}")
-    entry = {f: raw.get(f, "") for f in SENSOR_FIELDS}
+    entry: dict[str, Any] = {f: raw.get(f, "") for f in SENSOR_FIELDS}
     for f, v in entry.items():
         if not isinstance(v, str):
             raise ValueError(f"sensor {placement!r}: field {f!r} must be a string, got {type(v).__name__}")
     if not entry["profile"]:
         raise ValueError(f"sensor {placement!r}: 'profile' is required")
+    rate = raw.get(SENSOR_RATE_FIELD)
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
+            raise ValueError(f"sensor {placement!r}: field 'rate_hz' must be a positive number, got {rate!r}")
+        entry[SENSOR_RATE_FIELD] = float(rate)
     return entry
 
 

@@ -99,6 +99,8 @@ class SimulatedSet:
     truth_trunk_deg: np.ndarray
     truth_pelvis_deg: np.ndarray
     holes: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # (before, after, missing_s)
+    index: dict[str, np.ndarray] = field(default_factory=dict)  # each kept sample's index on its sensor's clock
+    rates_hz: dict[str, float] = field(default_factory=dict)  # each sensor's configured (nominal) rate
 
     @property
     def truth_lumbar_deg(self) -> np.ndarray:
@@ -319,6 +321,8 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
 
     series: dict[str, SensorSeries] = {}
     holes: dict[str, list[tuple[float, float, float]]] = {}
+    index: dict[str, np.ndarray] = {}
+    rates_out: dict[str, float] = {}
     rates = cfg.rates_hz or {}
     bottoms_tops = [p.t_bottom for p in plans] + [p.t_top for p in plans]
     for sensor, seg_rot, pos in (("sacrum", r_pelvis, sacrum_pos), ("thoracic", r_trunk, thoracic_pos)):
@@ -339,10 +343,13 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         acc_true = sensor_rot.inv().apply(f_world)
         gyr_true = _diff_rotation(sensor_rot, h)
         rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
-        series[sensor], holes[sensor] = _sample_sensor(sensor, t, acc_true, gyr_true, rate, cfg.errors, rng)
+        series[sensor], holes[sensor], index[sensor] = _sample_sensor(
+            sensor, t, acc_true, gyr_true, rate, cfg.errors, rng
+        )
+        rates_out[sensor] = rate
 
     truth = _truth(cfg, plans, t, trunk, pelvis, series, holes)
-    return SimulatedSet(series, truth, t, trunk, pelvis, holes)
+    return SimulatedSet(series, truth, t, trunk, pelvis, holes, index, rates_out)
 
 
 def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) -> np.ndarray:
@@ -404,7 +411,7 @@ def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorError
         # the data hole: between the last kept sample and the next kept one, on the true time axis
         a, b = float(t_true[idx[j]]), float(t_true[idx[j + 1]])
         holes.append((a, b, (idx[j + 1] - idx[j] - 1) / (rate_hz * (1 + ppm))))
-    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes
+    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes, idx
 
 
 # --------------------------------------------------------------------------------------------------
