@@ -234,6 +234,9 @@ def analyze(
     frames = pd.DataFrame({"t": tc, "pelvis_deg": pelvis, "trunk_deg": trunk, "lumbar_deg": lumbar})
 
     _quality_warnings(trunk, pelvis, settings, warnings)
+    for name, tm in timings.items():
+        for a, b, missing in tm.holes[tm.holes[:, 2] > 1.0]:
+            warnings.append(f"{name}: {missing:.1f} s of data missing at {a:.1f}–{b:.1f} s; reps there are not counted")
     records = segment(tc, trunk, pelvis, settings.reps)
     rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]

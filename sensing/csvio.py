@@ -115,26 +115,33 @@ def _read_c(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
 
 
-def write_csv(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
-    """Write sensors' samples as a CSV interchange file (rows sorted by time, sensors interleaved)."""
-    frames = []
-    for name, s in series.items():
-        frames.append(
-            pd.DataFrame(
-                {
-                    "sensor": name,
-                    "t": s.t,
-                    "ax": s.acc[:, 0],
-                    "ay": s.acc[:, 1],
-                    "az": s.acc[:, 2],
-                    "gx": s.gyr[:, 0],
-                    "gy": s.gyr[:, 1],
-                    "gz": s.gyr[:, 2],
-                }
-            )
+def _table(series: Mapping[str, SensorSeries]) -> pd.DataFrame:
+    """The interchange table of several sensors' samples, rows sorted by time (sensors interleaved)."""
+    frames = [
+        pd.DataFrame(
+            {
+                "sensor": name,
+                "t": s.t,
+                **{c: s.acc[:, i] for i, c in enumerate(("ax", "ay", "az"))},
+                **{c: s.gyr[:, i] for i, c in enumerate(("gx", "gy", "gz"))},
+            }
         )
-    df = pd.concat(frames, ignore_index=True).sort_values("t", kind="stable")
+        for name, s in series.items()
+    ]
+    return pd.concat(frames, ignore_index=True).sort_values("t", kind="stable")
+
+
+def write_csv(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
+    """Write sensors' samples as a CSV interchange file (µs times, 6 decimals: lossless for int16 data)."""
     try:
-        df.to_csv(path, index=False, float_format="%.6f")
+        _table(series).to_csv(path, index=False, float_format="%.6f")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def write_parquet(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
+    """Write the same table as Parquet (full float64 precision)."""
+    try:
+        _table(series).to_parquet(path, index=False)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None

@@ -87,6 +87,7 @@ class SimConfig:
     extras: bool = False  # add non-rep movements (a shallow bob, a trunk-only bend) that must not count
     depth_deg: tuple[float, float] | None = None  # trunk depth range per rep (default: per exercise)
     slip_deg: float = 0.0  # the thoracic strap turns by this much about the spine halfway through the set
+    dropout: tuple[str, float, float] | None = None  # (sensor, start_s, duration_s): the sensor drops out
 
 
 @dataclass
@@ -343,8 +344,9 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         acc_true = sensor_rot.inv().apply(f_world)
         gyr_true = _diff_rotation(sensor_rot, h)
         rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
+        drop = cfg.dropout[1:] if cfg.dropout and cfg.dropout[0] == sensor else None
         series[sensor], holes[sensor], index[sensor] = _sample_sensor(
-            sensor, t, acc_true, gyr_true, rate, cfg.errors, rng
+            sensor, t, acc_true, gyr_true, rate, cfg.errors, rng, drop
         )
         rates_out[sensor] = rate
 
@@ -368,7 +370,7 @@ def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) 
     return out
 
 
-def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng):
+def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng, dropout=None):
     """Sample one sensor at its own (drifting) clock, add sensor errors, drop samples."""
     ppm = rng.uniform(-err.clock_ppm, err.clock_ppm) * 1e-6
     offset = rng.uniform(-err.time_offset_s, err.time_offset_s)
@@ -402,6 +404,8 @@ def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorError
         start = rng.uniform(t_true[0] + 4.0, t_true[-1] - 1.0) if t_true[-1] > 6 else t_true[-1] / 2
         length = rng.uniform(*err.lost_burst_s)
         keep &= ~((t_true >= start) & (t_true < start + length))
+    if dropout is not None:
+        keep &= ~((t_true >= dropout[0]) & (t_true < dropout[0] + dropout[1]))
     keep[0] = keep[-1] = True
     t_out = t_true + offset
     idx = np.flatnonzero(keep)

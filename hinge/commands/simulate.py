@@ -30,16 +30,22 @@ def add_arguments(p) -> None:
     p.add_argument("--rate", type=float, help="sample rate of both sensors, Hz (default: each picks 50–200)")
 
 
+def parse_faults(items: list[str]) -> dict[str, float] | None:
+    """--fault KIND=DEG options as a fault dict (None: none given, the simulator picks random faults)."""
+    if not items:
+        return None
+    faults = {}
+    for item in items:
+        kind, _, deg = item.partition("=")
+        try:
+            faults[kind] = float(deg)
+        except ValueError:
+            raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. posterior_pelvic_tilt=12") from None
+    return faults
+
+
 def config_from_args(args) -> SimConfig:
-    faults = None
-    if args.fault:
-        faults = {}
-        for item in args.fault:
-            kind, _, deg = item.partition("=")
-            try:
-                faults[kind] = float(deg)
-            except ValueError:
-                raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. posterior_pelvic_tilt=12") from None
+    faults = parse_faults(args.fault)
     rates = {"sacrum": args.rate, "thoracic": args.rate} if args.rate else None
     return SimConfig(
         exercise=args.exercise,
