@@ -119,6 +119,20 @@ def _validate(series: Mapping[str, Samples]) -> None:
                 raise AnalysisError(f"{name}: {field_name} contains NaN or infinite values")
 
 
+def _still_both(grids, t0: float, t1: float, rate: float, settings: Settings):
+    """Common grid over [t0, t1], where both sensors are still, and a motion measure (rad/s)."""
+    tc = uniform_grid(t0, t1, rate)
+    both = np.ones(len(tc), dtype=bool)
+    motion = np.zeros(len(tc))
+    for t, acc, gyr in grids.values():
+        sel = slice(max(0, int(np.searchsorted(t, t0)) - 1), int(np.searchsorted(t, t1)) + 2)
+        t, acc, gyr = t[sel], acc[sel], gyr[sel]
+        m = still_mask(acc, gyr, 1.0 / (t[1] - t[0]), settings.still)
+        both &= np.interp(tc, t, m.astype(float)) > 0.5
+        motion += np.interp(tc, t, np.linalg.norm(gyr - np.median(gyr, axis=0), axis=1))
+    return tc, both, motion
+
+
 def _neutral(grids, settings: Settings, warnings: list[str]) -> tuple[float, float, str]:
     """Neutral standing: the first period where both sensors are still; (start_s, end_s, quality)."""
     t0 = max(g[0][0] for g in grids.values())
@@ -126,17 +140,12 @@ def _neutral(grids, settings: Settings, warnings: list[str]) -> tuple[float, flo
     if t1 - t0 < 1.0:
         raise AnalysisError("the two sensors' data overlap for less than 1 s; check the time base")
     rate = max(1.0 / (g[0][1] - g[0][0]) for g in grids.values())
-    tc = uniform_grid(t0, t1, rate)
-    both = np.ones(len(tc), dtype=bool)
-    motion = np.zeros(len(tc))
-    for t, acc, gyr in grids.values():
-        fs = 1.0 / (t[1] - t[0])
-        m = still_mask(acc, gyr, fs, settings.still)
-        both &= np.interp(tc, t, m.astype(float)) > 0.5
-        motion += np.interp(tc, t, np.linalg.norm(gyr - np.median(gyr, axis=0), axis=1))
-    run = first_run(both, int(settings.still.min_duration_s * rate))
-    if run is not None:
-        return float(tc[run[0]]), float(tc[run[1] - 1]), "ok"
+    # the first still period is near the start: look at the first two minutes before the whole set
+    for t_stop in (min(t1, t0 + 120.0), t1):
+        tc, both, motion = _still_both(grids, t0, t_stop, rate, settings)
+        run = first_run(both, int(settings.still.min_duration_s * rate))
+        if run is not None and (run[1] < len(tc) or t_stop == t1):
+            return float(tc[run[0]]), float(tc[run[1] - 1]), "ok"
     advice = "no still standing period found at the start of the set (stand still ~3 s before the first rep)"
     run = first_run(both, int(settings.still.min_pause_s * rate))
     if run is not None:  # a pause at the top of a rep is a standing posture too

@@ -92,9 +92,7 @@ class RepSegmenter:
             if not self._above:
                 # look for the next upward crossing of start_deg
                 prev = self._last[1] if self._last is not None else -INF
-                seg = trunk[i:]
-                up = np.flatnonzero(seg >= s.start_deg)
-                j = i + int(up[0]) if len(up) else n
+                j = _first_index(trunk, i, lambda x: x >= s.start_deg)
                 # samples i..j-1 belong to the gap before the next excursion (the tail of a pending rep)
                 if j > i:
                     self._tail(t[i:j], trunk[i:j], pelvis[i:j])
@@ -110,9 +108,7 @@ class RepSegmenter:
                 self._above = True
                 i = j
             else:
-                seg = trunk[i:]
-                down = np.flatnonzero(seg < low)
-                j = i + int(down[0]) if len(down) else n
+                j = _first_index(trunk, i, lambda x: x < low)
                 self._inside(t[i:j], trunk[i:j], pelvis[i:j])
                 if j == n:
                     self._last = (t[n - 1], trunk[n - 1])
@@ -203,6 +199,18 @@ class RepSegmenter:
             duration_s=duration,
             valid=valid,
         )
+
+
+def _first_index(x: np.ndarray, i: int, cond, block: int = 512) -> int:
+    """Index of the first x[k] (k ≥ i) meeting cond, else len(x); scans growing blocks, not the whole tail."""
+    n = len(x)
+    while i < n:
+        hit = np.flatnonzero(cond(x[i : i + block]))
+        if len(hit):
+            return i + int(hit[0])
+        i += block
+        block *= 2
+    return n
 
 
 def _cross(t0: float, x0: float, t1: float, x1: float, level: float) -> float:
