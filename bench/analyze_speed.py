@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from vqf import VQF, offlineVQF
 
-from analysis.pipeline import analyze
+from hinge.commands.analyze import analyze_samples
 from sensing.csvio import read_csv, write_csv
 from sensing.simulator import SimConfig, simulate_set
 
@@ -53,7 +53,7 @@ def main() -> None:
     t0 = time.perf_counter()
     samples = read_csv(path)
     t_read = time.perf_counter() - t0
-    result = analyze(samples, exercise="deadlift")
+    result = analyze_samples(samples, exercise="deadlift")  # what `hinge analyze` runs (parallel fusion)
     out = result.to_json(str(path))
     json.dumps(out)
     t_total = time.perf_counter() - t0
