@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import logging
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -32,95 +32,29 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from bleak.uuids import normalize_uuid_str
 from bleak_retry_connector import establish_connection
 
 from sensing.errors import InputError
+from sensing.profiles import Command, Profile
+from sensing.profiles import available as available_profiles
+from sensing.profiles import load as load_profile
 from sensing.types import SENSORS, RawPacket
 
 logger = logging.getLogger(__name__)
 
-BATTERY_LEVEL_UUID = normalize_uuid_str("2a19")
-BATTERY_SERVICE_UUID = normalize_uuid_str("180f")
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
 DEFAULT_QUEUE_SIZE = 4096
 """Packets buffered between the radio and the consumer (both sensors): ~10 s at 2 × 200 Hz."""
-ATT_HEADER = 3
 
 
-# --------------------------------------------------------------------------------------------------
-# What the client needs to know about a firmware
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Command:
-    """One write to the command characteristic, then `delay_s` of quiet the firmware needs."""
-
-    data: bytes
-    delay_s: float = 0.0
+def resolve_profile(profile: str | Profile) -> Profile:
+    """A `Profile` from a stem / path (loaded) or a `Profile` (returned as is)."""
+    return profile if isinstance(profile, Profile) else load_profile(profile)
 
 
-@dataclass(frozen=True)
-class GattPlan:
-    """How to find, configure and start one firmware over GATT (derived from its profile).
-
-    UUIDs are normalised 128-bit strings. `packet_bytes` is the largest notification payload; above
-    20 bytes the link needs a larger ATT MTU.
-    """
-
-    profile: str
-    service_uuid: str
-    notify_uuid: str
-    write_uuid: str | None = None
-    name_patterns: tuple[str, ...] = ()
-    advertised_uuids: tuple[str, ...] = ()
-    configure: tuple[Command, ...] = ()
-    start: tuple[Command, ...] = ()
-    stop: tuple[Command, ...] = ()
-    packet_bytes: int = 20
-    write_with_response: bool = True
-    source: Any = field(default=None, compare=False, repr=False)
-    """The `sensing.profiles.Profile` this plan came from (None for hand-made plans)."""
-
-    def __post_init__(self) -> None:
-        for name in ("service_uuid", "notify_uuid", "write_uuid"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, normalize_uuid_str(value))
-        object.__setattr__(self, "advertised_uuids",
-                           tuple(normalize_uuid_str(u) for u in self.advertised_uuids))
-
-    def matches(self, name: str | None, service_uuids: Iterable[str]) -> bool:
-        """True if an advert (local name, advertised service UUIDs) belongs to this firmware.
-        Name patterns are shell-style (`fnmatch`), case-insensitive."""
-        if self.advertised_uuids and set(self.advertised_uuids) & {u.lower() for u in service_uuids}:
-            return True
-        if name:
-            low = name.lower()
-            return any(fnmatch.fnmatchcase(low, p.lower()) for p in self.name_patterns)
-        return False
-
-
-def plan_for(profile: Any, rate_hz: float | None = None) -> GattPlan:
-    """A `GattPlan` from a profile stem, a `sensing.profiles.Profile`, or a plan (returned as is)."""
-    if isinstance(profile, GattPlan):
-        return profile
-    if isinstance(profile, str):
-        from sensing import profiles as _profiles
-
-        profile = _profiles.load(profile)
-    return _plan_from_profile(profile, rate_hz)
-
-
-def _plan_from_profile(profile: Any, rate_hz: float | None) -> GattPlan:  # wired once profiles exist
-    raise NotImplementedError("sensing.profiles is not available yet")
-
-
-def available_plans() -> list[GattPlan]:
-    """Plans for every profile shipped in `firmware_profiles/`."""
-    try:
-        from sensing import profiles as _profiles
-    except ImportError:
-        return []
-    return [plan_for(p) for p in _profiles.load_all()]
+def all_profiles() -> list[Profile]:
+    """Every profile shipped in `firmware_profiles/`."""
+    return [load_profile(name) for name in available_profiles()]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,33 +76,33 @@ def _battery_from_adv(adv: AdvertisementData) -> int | None:
     return int(data[0]) if data else None
 
 
-def _match(plans: Sequence[GattPlan], name: str | None, uuids: Iterable[str]) -> GattPlan | None:
+def _match(profiles: Sequence[Profile], name: str | None, uuids: Iterable[str]) -> Profile | None:
     uuids = list(uuids)
-    for plan in plans:
-        if plan.matches(name, uuids):
-            return plan
+    for profile in profiles:
+        if profile.matches(name, uuids):
+            return profile
     return None
 
 
 async def scan(timeout: float = 5.0, backend: type | None = None, *,
-               profiles: Sequence[Any] | None = None, stop_after: int | None = None) -> list[Found]:
+               profiles: Sequence[str | Profile] | None = None, stop_after: int | None = None) -> list[Found]:
     """Scan for `timeout` s (or until `stop_after` matching sensors were seen) and return the
     devices matching a profile, strongest signal first. Devices matching no profile are ignored.
 
-    profiles: stems, `Profile`s or `GattPlan`s to match against (default: all shipped profiles).
+    profiles: stems or `Profile`s to match against (default: all shipped profiles).
     backend: a bleak scanner backend class (default: bleak's platform backend).
     """
-    plans = [plan_for(p) for p in profiles] if profiles is not None else available_plans()
+    candidates = [resolve_profile(p) for p in profiles] if profiles is not None else all_profiles()
     found: dict[str, Found] = {}
     enough = asyncio.Event()
 
     def on_advert(device: BLEDevice, adv: AdvertisementData) -> None:
         name = adv.local_name or device.name
-        plan = _match(plans, name, adv.service_uuids)
-        if plan is None:
+        profile = _match(candidates, name, adv.service_uuids)
+        if profile is None:
             return
         found[device.address] = Found(name=name or device.address, address=device.address, rssi=adv.rssi,
-                                      profile=plan.profile, battery=_battery_from_adv(adv))
+                                      profile=profile.name, battery=_battery_from_adv(adv))
         if stop_after is not None and len(found) >= stop_after:
             enough.set()
 
@@ -187,8 +121,8 @@ class SensorTarget:
 
     placement: str
     address: str
-    profile: Any
-    """Profile stem, `sensing.profiles.Profile` or `GattPlan`."""
+    profile: str | Profile
+    """Profile stem or `sensing.profiles.Profile`."""
     rate_hz: float | None = None
     """Sample rate to configure (None: the profile's nominal rate)."""
 
@@ -226,7 +160,11 @@ class _Lost(Exception):
 @dataclass
 class _Slot:
     target: SensorTarget
-    plan: GattPlan
+    profile: Profile
+    rate_hz: float
+    rate_cmds: list[Command]
+    start_cmds: list[Command]
+    stop_cmds: list[Command]
     stats: SensorStats = field(default_factory=SensorStats)
     client: BleakClient | None = None
     lost: asyncio.Event = field(default_factory=asyncio.Event)
@@ -269,7 +207,7 @@ class BleSource:
         t0: float | None = None,
     ) -> None:
         _check_targets(targets)
-        self._slots = [_Slot(t, plan_for(t.profile, t.rate_hz)) for t in targets]
+        self._slots = [_make_slot(t) for t in targets]
         self._queue: asyncio.Queue[RawPacket] = asyncio.Queue(maxsize=queue_size)
         self.silence_timeout_s = silence_timeout_s
         self.start_timeout_s = start_timeout_s
@@ -290,8 +228,14 @@ class BleSource:
         return {s.placement: s.stats for s in self._slots}
 
     @property
-    def plans(self) -> dict[str, GattPlan]:
-        return {s.placement: s.plan for s in self._slots}
+    def profiles(self) -> dict[str, Profile]:
+        """Placement -> profile (the recorder stores `Profile.raw_text` in its header)."""
+        return {s.placement: s.profile for s in self._slots}
+
+    @property
+    def rates_hz(self) -> dict[str, float]:
+        """Placement -> configured sample rate (Hz)."""
+        return {s.placement: s.rate_hz for s in self._slots}
 
     @property
     def t0(self) -> float:
@@ -313,7 +257,7 @@ class BleSource:
                     raise
                 except (BleakError, asyncio.TimeoutError, _Lost) as exc:
                     raise InputError(f"{slot.placement}: could not connect to {slot.target.address} "
-                                     f"(profile {slot.plan.profile}): {_describe(exc)}") from exc
+                                     f"(profile {slot.profile.name}): {_describe(exc)}") from exc
             for slot in self._slots:
                 slot.supervisor = asyncio.get_running_loop().create_task(
                     self._supervise(slot), name=f"ble supervisor {slot.placement}")
@@ -332,12 +276,17 @@ class BleSource:
             return
         self._closing = True
         try:
+            tasks = [s.supervisor for s in self._slots if s.supervisor is not None]
             for slot in self._slots:
-                if slot.supervisor is not None:
-                    slot.supervisor.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await slot.supervisor
-                    slot.supervisor = None
+                slot.supervisor = None
+                slot.lost.set()  # wakes a supervisor that swallowed its cancellation (3.11 wait_for race)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                # asyncio.wait: our own cancellation (Ctrl-C twice) still propagates
+                _, pending = await asyncio.wait(tasks, timeout=5.0)
+                if pending:
+                    logger.warning("BLE supervisors did not stop: %s", [t.get_name() for t in pending])
             for slot in self._slots:
                 await self._teardown(slot, "closed", send_stop=True)
         finally:
@@ -402,7 +351,7 @@ class BleSource:
 
     async def _open(self, slot: _Slot) -> None:
         """Connect (serialised), subscribe, configure, start; wait for the first packet."""
-        plan, target = slot.plan, slot.target
+        profile, target = slot.profile, slot.target
         slot.lost.clear()
         slot.lost_reason = ""
         slot.first_packet.clear()
@@ -420,8 +369,11 @@ class BleSource:
         self._emit(slot, "connected", target.address)
         await self._ensure_mtu(slot, client)
         slot.last_rx = self._clock()
-        await client.start_notify(plan.notify_uuid, self._make_callback(slot))
-        await self._write(client, plan, plan.configure + plan.start)
+        # rate first: a firmware that streams as soon as notifications are on then starts at the right
+        # rate; the start command goes after subscribing, so no packet is lost before start_notify
+        await self._write(client, slot.rate_cmds)
+        await client.start_notify(profile.notify, self._make_callback(slot))
+        await self._write(client, slot.start_cmds)
         await self._read_battery(slot, client)
         if not slot.first_packet.is_set():
             waiter = asyncio.ensure_future(slot.first_packet.wait())
@@ -437,12 +389,12 @@ class BleSource:
             if not slot.first_packet.is_set():
                 slot.stats.start_failures += 1
                 msg = (f"{slot.placement}: {target.address} sent no data within {self.start_timeout_s:g} s "
-                       f"after the start command (profile {plan.profile}; wrong profile or sensor busy?)")
+                       f"after the start command (profile {profile.name}; wrong profile or sensor busy?)")
                 await self._teardown(slot, "no data after start command")
                 raise StartError(msg)
 
     async def _ensure_mtu(self, slot: _Slot, client: BleakClient) -> None:
-        need = slot.plan.packet_bytes + ATT_HEADER
+        need = slot.profile.mtu
         if client.mtu_size >= need:
             return
         acquire = getattr(client._backend, "_acquire_mtu", None)  # BlueZ: see bleak's mtu_size example
@@ -450,31 +402,29 @@ class BleSource:
             with contextlib.suppress(Exception):
                 await acquire()
         if client.mtu_size < need:
-            logger.warning("%s: ATT MTU %d carries %d-byte notifications; profile %s sends %d bytes, "
-                           "packets will be truncated", slot.placement, client.mtu_size,
-                           client.mtu_size - ATT_HEADER, slot.plan.profile, slot.plan.packet_bytes)
+            logger.warning("%s: ATT MTU is %d but profile %s needs %d; packets may be truncated",
+                           slot.placement, client.mtu_size, slot.profile.name, need)
 
-    async def _write(self, client: BleakClient, plan: GattPlan, commands: Sequence[Command]) -> None:
-        if not commands:
-            return
-        if plan.write_uuid is None:
-            raise InputError(f"profile {plan.profile}: commands given but no write characteristic")
+    async def _write(self, client: BleakClient, commands: Sequence[Command]) -> None:
         for cmd in commands:
-            await client.write_gatt_char(plan.write_uuid, cmd.data, response=plan.write_with_response)
+            await client.write_gatt_char(cmd.char_uuid, cmd.data, response=cmd.with_response)
             if cmd.delay_s > 0:
                 await asyncio.sleep(cmd.delay_s)
 
     async def _read_battery(self, slot: _Slot, client: BleakClient) -> None:
-        char = client.services.get_characteristic(BATTERY_LEVEL_UUID)
-        if char is None or "read" not in char.properties:
-            return
+        """GATT battery: read it and emit a 'battery' event (value in the profile's unit).
+        Command battery: ask; the reply arrives in the data stream for the decoder."""
+        battery = slot.profile.battery
         try:
-            value = await client.read_gatt_char(char)
+            if battery.kind == "gatt":
+                raw = await client.read_gatt_char(battery.char)
+                value = _battery_value(slot.profile, bytes(raw))
+                if value is not None:
+                    self._emit(slot, "battery", value)
+            elif battery.kind == "command":
+                await client.write_gatt_char(slot.profile.write, battery.command, response=False)
         except (BleakError, asyncio.TimeoutError) as exc:
-            logger.debug("%s: battery read failed: %s", slot.placement, exc)
-            return
-        if value:
-            self._emit(slot, "battery", int(value[0]))
+            logger.debug("%s: battery read failed: %s", slot.placement, _describe(exc))
 
     async def _teardown(self, slot: _Slot, reason: str, *, send_stop: bool = False) -> None:
         client, slot.client = slot.client, None
@@ -484,7 +434,7 @@ class BleSource:
             async def stop_and_disconnect() -> None:
                 if send_stop:
                     with contextlib.suppress(Exception):
-                        await self._write(client, slot.plan, slot.plan.stop)
+                        await self._write(client, slot.stop_cmds)
                 await client.disconnect()
 
             try:
@@ -511,12 +461,14 @@ class BleSource:
 
     async def _supervise(self, slot: _Slot) -> None:
         first, cap = self.backoff_s
-        while True:
+        while not self._closing:
             reason = await self._wait_lost(slot)
+            if self._closing:
+                return
             slot.stats.drops += 1
             await self._teardown(slot, reason)
             delay = first
-            while True:
+            while not self._closing:
                 await asyncio.sleep(delay)
                 try:
                     await self._open(slot)
@@ -527,6 +479,32 @@ class BleSource:
                     logger.info("%s: reconnect failed: %s", slot.placement, _describe(exc))
                     await self._teardown(slot, f"reconnect failed: {_describe(exc)}")
                     delay = min(cap, delay * 2)
+
+
+_BATTERY_FORMATS = {"u8": "<B", "i8": "<b", "u16": "<H", "i16": "<h", "u32": "<I", "i32": "<i"}
+
+
+def _battery_value(profile: Profile, raw: bytes) -> float | int | None:
+    b = profile.battery
+    fmt = _BATTERY_FORMATS.get(b.type, "<B")
+    if profile.byte_order == "big":
+        fmt = ">" + fmt[1:]
+    if len(raw) < struct.calcsize(fmt):
+        return None
+    value = struct.unpack_from(fmt, raw)[0] * b.scale
+    return int(round(value)) if b.unit == "%" else round(value, 3)
+
+
+def _make_slot(target: SensorTarget) -> _Slot:
+    """Resolve the profile and the commands for one target; bad rates fail here, naming the sensor."""
+    profile = resolve_profile(target.profile)
+    rate = float(target.rate_hz if target.rate_hz is not None else profile.nominal_hz)
+    if profile.supported_hz and rate not in profile.supported_hz:
+        rates = ", ".join(f"{r:g}" for r in profile.supported_hz)
+        raise InputError(f"{target.placement}: rate {rate:g} Hz not supported by profile {profile.name} "
+                         f"(supported: {rates} Hz)")
+    return _Slot(target, profile, rate, profile.commands("set_rate", rate), profile.commands("start", rate),
+                 profile.commands("stop", rate))
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,14 +2,14 @@
 
 `EmulatedRadio` owns one `bumble.link.LocalLink`, the central (our "adapter", see
 `sensing.bumble_backend`) and any number of `EmulatedSensor` peripherals. Each sensor reproduces a
-firmware's GATT layout (service / notify / write characteristics, plus a standard Battery service),
-advertises its name (and optionally its service UUID), answers configuration commands (rate, start,
-stop) and streams real packet bytes produced by a `PacketMaker` (e.g. a firmware profile's
-`encode`).
+firmware's GATT layout (service, notify and command characteristics, battery), advertises its name
+and service UUIDs, answers commands (rate, start, stop, register read-back) and streams real packet
+bytes from a `PacketMaker`; `SensorSpec.from_profile` builds all of that from a
+`sensing.profiles.Profile`, streaming `profile.encode(...)` of a known motion.
 
-Time: a sensor's *device clock* is its packet counter: packet k covers samples
-k·spp … (k+1)·spp − 1 at `rate_hz`. `speed` maps device time to host time: 1.0 is real time,
-None streams as fast as the event loop allows (tests, benches), yielding after every packet so the
+Time: the device clock advances by samples_per_packet / rate_hz per packet sent (the counter and
+clock pause while not streaming). `speed` maps device time to host time: 1.0 is real time, None
+streams as fast as the event loop allows (tests, benches), yielding after every packet so the
 central keeps up.
 
 Fault injection (all async, on `EmulatedSensor`): `drop()` (link lost, the sensor re-advertises),
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,8 +57,9 @@ class PacketMaker(Protocol):
 
     samples_per_packet: int
 
-    def make(self, k: int, rate_hz: float) -> list[bytes]:
-        """Payload(s) carrying samples k·spp … (k+1)·spp − 1 sampled at `rate_hz`."""
+    def make(self, k: int, t_s: float, rate_hz: float) -> list[bytes]:
+        """Payload(s) carrying samples k·spp … (k+1)·spp − 1 sampled at `rate_hz`, the first one at
+        device time `t_s` (seconds)."""
         ...
 
 
@@ -78,61 +80,132 @@ class CounterPackets:
     pad: int = 12
     samples_per_packet: int = 1
 
-    def make(self, k: int, rate_hz: float) -> list[bytes]:
-        t_us = round(k * 1e6 / rate_hz)
-        return [k.to_bytes(4, "little") + (t_us & 0xFFFFFFFF).to_bytes(4, "little") + bytes(self.pad)]
+    def make(self, k: int, t_s: float, rate_hz: float) -> list[bytes]:
+        t_us = round(t_s * 1e6) & 0xFFFFFFFF
+        return [k.to_bytes(4, "little") + t_us.to_bytes(4, "little") + bytes(self.pad)]
 
 
 @dataclass
 class ProfilePackets:
-    """Packets from a firmware profile's `encode(acc, gyr, seq=, device_time_s=)` over a motion."""
+    """Real packet bytes from a firmware profile's `encode` over a motion (ground truth)."""
 
     profile: Any
     motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = default_motion
-    samples_per_packet: int = 1
 
-    def make(self, k: int, rate_hz: float) -> list[bytes]:
+    @property
+    def samples_per_packet(self) -> int:
+        return int(self.profile.samples_per_packet)
+
+    def make(self, k: int, t_s: float, rate_hz: float) -> list[bytes]:
         spp = self.samples_per_packet
         idx = np.arange(k * spp, (k + 1) * spp)
-        t = idx / rate_hz
+        t = t_s + np.arange(spp) / rate_hz
         acc, gyr = self.motion(t)
-        return list(self.profile.encode(acc, gyr, seq=idx, device_time_s=t))
+        return self.profile.encode(acc, gyr, seq=idx, device_time_s=t, rate_hz=rate_hz)
 
 
 # --------------------------------------------------------------------------------------------------
 # GATT layout + command set of one firmware
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Action:
+    """What a command written to the sensor does: start (True) or stop (False) streaming, select a
+    sample rate, and/or notify a reply on the data characteristic (e.g. a register read-back)."""
+
+    start: bool | None = None
+    rate_hz: float | None = None
+    reply: bytes | None = None
+
+
+@dataclass(frozen=True)
 class SensorSpec:
     """Everything an emulated sensor needs to look like one firmware on the air.
 
-    UUIDs are strings as bleak writes them (16-bit 'ffe4' or full 128-bit). `start_command` None
-    means the firmware streams as soon as notifications are enabled. `rate_commands` maps a
-    command's bytes to the rate (Hz) it selects.
+    UUIDs are strings as bleak writes them (16-bit 'ffe4' or full 128-bit). `write_uuids`: the
+    characteristics that accept commands; `commands` maps a command's exact bytes to its effect
+    (unknown commands are accepted and ignored). `streams_on_subscribe`: the firmware streams as
+    soon as notifications are enabled (no start command). `battery`: (service, characteristic) of a
+    readable battery value `battery_value`, or None.
     """
 
     name: str
     service_uuid: str
     notify_uuid: str
-    write_uuid: str | None
+    write_uuids: tuple[str, ...] = ()
+    commands: Mapping[bytes, Action] = field(default_factory=dict)
+    streams_on_subscribe: bool = False
     rate_hz: float = 100.0
-    start_command: bytes | None = None
-    stop_command: bytes | None = None
-    rate_commands: Mapping[bytes, float] = field(default_factory=dict)
-    advertise_service_uuid: bool = True
-    battery_percent: int | None = 87
+    advertised_uuids: tuple[str, ...] = ()
+    battery: tuple[str, str] | None = (BATTERY_SERVICE_UUID, BATTERY_LEVEL_UUID)
+    battery_value: bytes = bytes([87])
     packets: PacketMaker = field(default_factory=CounterPackets)
 
     @classmethod
     def from_profile(cls, profile: Any, *, name: str | None = None, rate_hz: float | None = None,
                      motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = default_motion,
                      **overrides: Any) -> SensorSpec:
-        """The GATT layout and commands of a `sensing.profiles.Profile`, streaming `profile.encode`."""
-        return _spec_from_profile(cls, profile, name=name, rate_hz=rate_hz, motion=motion, **overrides)
+        """The GATT layout, advert and command set of a `sensing.profiles.Profile`, streaming real
+        `profile.encode` packets of `motion`. The sensor starts at `rate_hz` (default: the lowest
+        supported rate, so a client that forgets to configure the rate is caught)."""
+        if name is None:
+            pattern = profile.name_patterns[0] if profile.name_patterns else "emulated-*"
+            name = pattern.replace("*", "01").replace("?", "0")
+        rates = sorted(profile.rate_codes) or sorted(profile.supported_hz) or [profile.nominal_hz]
+        write_uuids = tuple(dict.fromkeys(
+            ([profile.write] if profile.write else [])
+            + [c.char_uuid for kind in ("set_rate", "start", "stop") for c in profile.commands(kind, rates[0])]
+        ))
+        battery, battery_value, commands = None, b"", _profile_actions(profile, rates)
+        kind = profile.battery.kind
+        if kind == "gatt":
+            battery = (profile.battery.service, profile.battery.char)
+            battery_value = _battery_bytes(profile)
+        elif kind == "command":
+            b = profile.battery
+            value = _battery_bytes(profile)
+            reply = bytearray(max(profile.frame_size(1), b.offset + len(value)))
+            reply[: len(b.reply_prefix)] = b.reply_prefix
+            reply[b.offset : b.offset + len(value)] = value
+            commands[bytes(b.command)] = Action(reply=bytes(reply))
+        kw: dict[str, Any] = dict(
+            name=name, service_uuid=profile.service, notify_uuid=profile.notify, write_uuids=write_uuids,
+            commands=commands, streams_on_subscribe=not profile.commands("start", rates[0]),
+            rate_hz=float(rate_hz if rate_hz is not None else rates[0]),
+            advertised_uuids=tuple(profile.service_uuids), battery=battery, battery_value=battery_value,
+            packets=ProfilePackets(profile, motion),
+        )
+        kw.update(overrides)
+        return cls(**kw)
 
 
-def _spec_from_profile(cls, profile, *, name, rate_hz, motion, **overrides):  # filled in with profiles
-    raise NotImplementedError("profiles are not wired in yet")
+_BATTERY_FORMATS = {"u8": "<B", "i8": "<b", "u16": "<H", "i16": "<h", "u32": "<I", "i32": "<i"}
+
+
+def _battery_bytes(profile: Any) -> bytes:
+    """A plausible battery reading (87 % or 3.90 V) in the profile's battery encoding."""
+    b = profile.battery
+    value = 87.0 if b.unit == "%" else 3.9
+    fmt = _BATTERY_FORMATS.get(b.type, "<B")
+    if getattr(profile, "byte_order", "little") == "big":
+        fmt = ">" + fmt[1:]
+    return struct.pack(fmt, round(value / (b.scale or 1.0)))
+
+
+def _profile_actions(profile: Any, rates: Sequence[float]) -> dict[bytes, Action]:
+    """Map each command's bytes to its effect. A step whose bytes differ between rates selects that
+    rate; steps identical for every rate (unlock, save) have no effect on the stream."""
+    table: dict[bytes, Action] = {}
+    for kind, start in (("set_rate", None), ("start", True), ("stop", False)):
+        rates_of: dict[bytes, set[float]] = {}
+        for r in rates:
+            for cmd in profile.commands(kind, r):
+                rates_of.setdefault(bytes(cmd.data), set()).add(r)
+        for data, rs in rates_of.items():
+            rate = next(iter(rs)) if len(rs) == 1 and len(rates) > 1 else None
+            if start is None and rate is None:
+                continue
+            table[data] = Action(start=start, rate_hz=rate)
+    return table
 
 
 def _uuid(text: str) -> UUID:
@@ -158,7 +231,8 @@ class EmulatedSensor:
         self.device.host = Host()
         self.device.host.controller = self.controller
         self._rng = np.random.default_rng(seed)
-        self._k = 0  # device clock: next packet slot
+        self._k = 0  # next packet slot
+        self._t_dev = 0.0  # device time (s) of the next packet's first sample
         self._conn: Connection | None = None
         self._subscribed = False
         self._streaming = False
@@ -178,40 +252,42 @@ class EmulatedSensor:
     # -- setup ---------------------------------------------------------------------------------------
     def _build_gatt(self) -> None:
         spec = self.spec
-        props = Characteristic.Properties.NOTIFY
-        self._data_char = Characteristic(_uuid(spec.notify_uuid), props, Characteristic.READABLE, b"")
+        props = Characteristic.Properties
+        notify_uuid = _uuid(spec.notify_uuid)
+        write_uuids = [_uuid(u) for u in spec.write_uuids]
+        data_props = props.NOTIFY
+        data_perm = Characteristic.READABLE
+        data_value: Any = b""
+        if notify_uuid in write_uuids:  # one characteristic for data and commands (some firmwares)
+            data_props |= props.WRITE | props.WRITE_WITHOUT_RESPONSE
+            data_perm |= Characteristic.WRITEABLE
+            data_value = CharacteristicValue(read=lambda _c: b"", write=self._on_write)
+        self._data_char = Characteristic(notify_uuid, data_props, data_perm, data_value)
         self._data_char.on("subscription", self._on_subscription)
-        chars = [self._data_char]
-        if spec.write_uuid is not None:
-            if _uuid(spec.write_uuid) == _uuid(spec.notify_uuid):
-                # One characteristic for both (some firmwares): add write to the data characteristic.
-                self._data_char.properties |= (Characteristic.Properties.WRITE
-                                               | Characteristic.Properties.WRITE_WITHOUT_RESPONSE)
-                self._data_char.permissions |= Characteristic.WRITEABLE
-                self._data_char.value = CharacteristicValue(read=lambda _c: b"", write=self._on_write)
-            else:
-                chars.append(Characteristic(
-                    _uuid(spec.write_uuid),
-                    Characteristic.Properties.WRITE | Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
-                    Characteristic.WRITEABLE,
-                    CharacteristicValue(write=self._on_write),
-                ))
+        chars: list[Characteristic] = [self._data_char]
+        for u in dict.fromkeys(write_uuids):
+            if u != notify_uuid:
+                chars.append(Characteristic(u, props.WRITE | props.WRITE_WITHOUT_RESPONSE,
+                                            Characteristic.WRITEABLE, CharacteristicValue(write=self._on_write)))
         services = [Service(_uuid(spec.service_uuid), chars)]
-        if spec.battery_percent is not None:
-            services.append(Service(_uuid(BATTERY_SERVICE_UUID), [Characteristic(
-                _uuid(BATTERY_LEVEL_UUID), Characteristic.Properties.READ, Characteristic.READABLE,
-                CharacteristicValue(read=lambda _c: bytes([self.spec.battery_percent or 0])),
+        if spec.battery is not None:
+            svc_uuid, char_uuid = spec.battery
+            services.append(Service(_uuid(svc_uuid), [Characteristic(
+                _uuid(char_uuid), props.READ, Characteristic.READABLE,
+                CharacteristicValue(read=lambda _c: self.spec.battery_value),
             )]))
         self.device.add_services(services)
         # bumble's virtual controller answers scan requests with the advert itself, so everything
-        # goes into the advert (a real device would move the UUID to the scan response if > 31 bytes)
-        adv = [(AdvertisingData.FLAGS, bytes([0x06])),
-               (AdvertisingData.COMPLETE_LOCAL_NAME, spec.name.encode())]
-        if spec.advertise_service_uuid:
-            u = _uuid(spec.service_uuid)
-            kind = (AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS if len(u.uuid_bytes) == 2
-                    else AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS)
-            adv.append((kind, u.uuid_bytes))
+        # goes into the advert (it does not enforce the 31-byte legacy limit)
+        adv: list[tuple[int, bytes]] = [(AdvertisingData.FLAGS, bytes([0x06])),
+                                        (AdvertisingData.COMPLETE_LOCAL_NAME, spec.name.encode())]
+        uuids = [_uuid(u) for u in spec.advertised_uuids]
+        short = b"".join(u.uuid_bytes for u in uuids if len(u.uuid_bytes) == 2)
+        long_ = b"".join(u.uuid_bytes for u in uuids if len(u.uuid_bytes) == 16)
+        if short:
+            adv.append((AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS, short))
+        if long_:
+            adv.append((AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, long_))
         self.device.advertising_data = bytes(AdvertisingData(adv))
 
     async def start(self) -> None:
@@ -296,24 +372,27 @@ class EmulatedSensor:
 
     def _on_subscription(self, bearer: Any, notify: bool, indicate: bool) -> None:
         self._subscribed = bool(notify or indicate)
-        if self._subscribed and self.spec.start_command is None:
+        if self._subscribed and self.spec.streams_on_subscribe:
             self._set_streaming(True)
         if not self._subscribed:
             self._set_streaming(False)
 
-    def _on_write(self, _conn: Any, value: bytes) -> None:
+    def _on_write(self, conn: Any, value: bytes) -> None:
         value = bytes(value)
         self.commands.append(value)
-        spec = self.spec
-        if value in spec.rate_commands:
-            self.rate_hz = float(spec.rate_commands[value])
-        elif spec.start_command is not None and value == spec.start_command:
-            if not self.refuse_start:
-                self._set_streaming(True)
-        elif spec.stop_command is not None and value == spec.stop_command:
-            self._set_streaming(False)
-        else:
+        action = self.spec.commands.get(value)
+        if action is None:
             logger.debug("%s: ignoring command %s", self.address, value.hex())
+            return
+        if action.rate_hz is not None:
+            self.rate_hz = float(action.rate_hz)
+        if action.start is True and not self.refuse_start:
+            self._set_streaming(True)
+        elif action.start is False:
+            self._set_streaming(False)
+        if action.reply is not None and self._subscribed:
+            asyncio.get_running_loop().create_task(
+                self.device.notify_subscriber(conn, self._data_char, action.reply))
 
     def _set_streaming(self, on: bool) -> None:
         self._streaming = on
@@ -344,20 +423,20 @@ class EmulatedSensor:
                     continue
             payloads = self._payloads(k)
             self._k = k + 1
+            self._t_dev += self.spec.packets.samples_per_packet / self.rate_hz
             for p in payloads:
                 await self.device.notify_subscriber(conn, self._data_char, p)
             self.packets_sent += 1
             async with self._sent_cond:
                 self._sent_cond.notify_all()
-            if self.speed is None:
-                await asyncio.sleep(0)
+            await asyncio.sleep(0)  # notify never suspends: always let the loop run between packets
 
     def _payloads(self, k: int) -> list[bytes]:
         if self.garbage_every and (k + 1) % self.garbage_every == 0:
             self.garbage_sent += 1
             n = int(self._rng.integers(1, 40))
             return [self._rng.integers(0, 256, n, dtype=np.uint8).tobytes()]
-        return self.spec.packets.make(k, self.rate_hz)
+        return self.spec.packets.make(k, self._t_dev, self.rate_hz)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,41 +2,28 @@
 
 No hardware and no OS Bluetooth stack: a function-scoped fixture swaps bleak's platform backend for
 `sensing.bumble_backend` (research/ble-testing.md §2), so `sensing.ble` runs unchanged on plain bleak.
-The emulated sensors stream as fast as the event loop allows; ground truth (what was sent) comes
-from the peripherals' own counters and packet contents, never from the code under test.
+The emulated sensors reproduce real firmware profiles and stream as fast as the event loop allows.
+Ground truth (which samples were sent, their values) comes from the peripherals' generator — the
+sample index and `default_motion` — never from the code under test.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from dataclasses import replace
 
 import bleak
+import numpy as np
 import pytest
 
-from sensing.ble import BleSource, Command, GattPlan, SensorTarget, StartError, scan
-from sensing.emulated import CounterPackets, EmulatedRadio, SensorSpec
+from sensing.ble import BleSource, SensorTarget, StartError, scan
+from sensing.emulated import Action, CounterPackets, EmulatedRadio, SensorSpec, default_motion
 from sensing.errors import InputError
+from sensing.profiles import Samples, load
 
-SERVICE = "0000ffe5-0000-1000-8000-00805f9a34fb"
-NOTIFY = "0000ffe4-0000-1000-8000-00805f9a34fb"
-WRITE = "0000ffe9-0000-1000-8000-00805f9a34fb"
-START, STOP = b"\xff\xaa\x01", b"\xff\xaa\x00"
-RATE_200 = b"\xff\xaa\x03\x0b\x00"
-
-RAW_PLAN = GattPlan(profile="counter-test", service_uuid=SERVICE, notify_uuid=NOTIFY, write_uuid=WRITE,
-                    name_patterns=("CNT*",), start=(Command(START),), stop=(Command(STOP),))
-
-
-def raw_spec(name: str = "CNT-1", **kw) -> SensorSpec:
-    kw.setdefault("packets", CounterPackets())
-    return SensorSpec(name=name, service_uuid=SERVICE, notify_uuid=NOTIFY, write_uuid=WRITE,
-                      start_command=START, stop_command=STOP, rate_commands={RATE_200: 200.0}, **kw)
-
-
-def seq_of(payload: bytes) -> int:
-    return struct.unpack_from("<I", payload)[0]
+HREF = load("hinge-ref")  # 4 samples/packet, u16 counter + µs clock, 50-400 Hz, start/stop commands
+WIT = load("witmotion-bwt901ble")  # byte stream, no counter, streams on subscribe, 3-step rate command
+THINGY = load("nordic-thingy52")  # 1 sample/packet, no counter, rate via config characteristic
 
 
 @pytest.fixture
@@ -50,42 +37,73 @@ async def radio(monkeypatch):
 
 
 def fast(**kw) -> dict:
-    """BleSource settings for tests: short backoff and timeouts (the link answers in ms)."""
+    """BleSource settings for tests: short backoff and timeouts (the virtual link answers in ms)."""
     base = dict(backoff_s=(0.005, 0.05), start_timeout_s=1.0, scan_timeout_s=2.0, silence_timeout_s=None)
     base.update(kw)
     return base
 
 
-async def collect(src: BleSource, n_per_sensor: dict[str, int]) -> dict[str, list[bytes]]:
-    got: dict[str, list[bytes]] = {k: [] for k in n_per_sensor}
-    async for pkt in src:
-        got[pkt.sensor].append(pkt.payload)
-        if all(len(got[k]) >= n for k, n in n_per_sensor.items()):
-            break
-    return got
+async def href_sensor(radio, name: str = "hinge-A"):
+    return await radio.add_sensor(SensorSpec.from_profile(HREF, name=name))
 
 
-async def test_one_sensor_streams_in_order(radio):
-    sensor = await radio.add_sensor(raw_spec())
-    async with BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)], **fast()) as src:
-        got = await collect(src, {"sacrum": 500})
-        assert src.stats["sacrum"].overflow_lost == 0
-    seqs = [seq_of(p) for p in got["sacrum"][:500]]
-    assert seqs == list(range(500))
-    assert sensor.commands[-1] == STOP  # clean close sends the stop command
-    assert [e.event for e in src.events][-1] == "disconnected"
+class Decoded:
+    """Decodes one sensor's payloads as the runner would (fresh decoder per BleSource)."""
+
+    def __init__(self, profile, rate_hz: float) -> None:
+        self.decoder = profile.decoder(rate_hz)
+        self.parts: list[Samples] = []
+
+    def feed(self, payload: bytes) -> int:
+        s = self.decoder.feed(payload)
+        if len(s):
+            self.parts.append(s)
+        return len(s)
+
+    @property
+    def samples(self) -> Samples:
+        return Samples.concat(self.parts)
+
+    @property
+    def seq(self) -> list[int]:
+        return [int(x) for x in self.samples.seq]
 
 
-def counter_time_s(payload: bytes) -> float:
-    return struct.unpack_from("<I", payload, 4)[0] * 1e-6
+GUARD_S = 20.0  # a broken stream fails the test instead of hanging it
 
 
-def events_of(src: BleSource, sensor: str) -> list[str]:
-    return [e.event for e in src.events if e.sensor == sensor]
+async def collect(src: BleSource, n_samples: dict[str, int]) -> dict[str, Decoded]:
+    """Read until every sensor delivered at least n decoded samples."""
+    dec = {k: Decoded(src.profiles[k], src.rates_hz[k]) for k in n_samples}
+    have = dict.fromkeys(n_samples, 0)
+
+    async def run() -> None:
+        async for pkt in src:
+            have[pkt.sensor] += dec[pkt.sensor].feed(pkt.payload)
+            if all(have[k] >= n for k, n in n_samples.items()):
+                return
+
+    await asyncio.wait_for(run(), GUARD_S)
+    return dec
+
+
+async def read_until_seq(src: BleSource, sensor: str, dec: Decoded, k: int, other: Decoded | None = None) -> None:
+    """Read until `sensor` delivers a sample with counter >= k (i.e. sent after that point);
+    packets of the other sensor go to `other`."""
+
+    async def run() -> None:
+        async for pkt in src:
+            if pkt.sensor != sensor:
+                if other is not None:
+                    other.feed(pkt.payload)
+            elif dec.feed(pkt.payload) and dec.parts[-1].seq[-1] >= k:
+                return
+
+    await asyncio.wait_for(run(), GUARD_S)
 
 
 class EventWaiter:
-    """on_event hook that lets a test await a given (sensor, event, value-prefix)."""
+    """on_event hook that lets a test await a given (sensor, event, value prefix)."""
 
     def __init__(self) -> None:
         self.seen: list = []
@@ -108,185 +126,213 @@ class EventWaiter:
             await asyncio.wait_for(self._cond.wait_for(lambda: hits() >= count), 10)
 
 
+def events_of(src: BleSource, sensor: str) -> list[str]:
+    return [e.event for e in src.events if e.sensor == sensor]
+
+
 # -- scanning ---------------------------------------------------------------------------------------
-ALT_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
-UUID_PLAN = GattPlan(profile="uuid-test", service_uuid=ALT_SERVICE, notify_uuid=NOTIFY,
-                     advertised_uuids=(ALT_SERVICE,))
-
-
-async def test_scan_finds_matching_sensors_and_ignores_others(radio):
-    a = await radio.add_sensor(raw_spec("CNT-A"))
-    b = await radio.add_sensor(SensorSpec(name="XY", service_uuid=ALT_SERVICE, notify_uuid=NOTIFY,
-                                          write_uuid=None))
+async def test_scan_finds_profile_sensors_and_ignores_others(radio):
+    a = await href_sensor(radio, "hinge-sacrum")
+    b = await radio.add_sensor(SensorSpec.from_profile(WIT, name="WT901BLE68"))
+    c = await radio.add_sensor(SensorSpec.from_profile(HREF, name="XIAO", advertised_uuids=()))
     await radio.add_sensor(SensorSpec(name="Headphones", service_uuid="180d", notify_uuid="2a37",
-                                      write_uuid=None))
-    found = await scan(timeout=0.4, profiles=[RAW_PLAN, UUID_PLAN])
+                                      advertised_uuids=("180d",)))
+    found = await scan(timeout=0.4)  # all shipped profiles
     by_addr = {f.address: f for f in found}
-    assert set(by_addr) == {a.address, b.address}
-    assert by_addr[a.address].profile == "counter-test" and by_addr[a.address].name == "CNT-A"
-    assert by_addr[b.address].profile == "uuid-test"
+    assert set(by_addr) == {a.address, b.address}  # "XIAO" advertises neither name nor UUID of a profile
+    assert c.address not in by_addr
+    assert (by_addr[a.address].name, by_addr[a.address].profile) == ("hinge-sacrum", "hinge-ref")
+    assert (by_addr[b.address].name, by_addr[b.address].profile) == ("WT901BLE68", "witmotion-bwt901ble")
     assert all(isinstance(f.rssi, int) for f in found)
 
 
-async def test_scan_stop_after_returns_early(radio):
-    await radio.add_sensor(raw_spec("CNT-A"))
-    await radio.add_sensor(raw_spec("CNT-B"))
-    found = await scan(timeout=30, profiles=[RAW_PLAN], stop_after=2)
-    assert sorted(f.name for f in found) == ["CNT-A", "CNT-B"]
+async def test_scan_matches_by_service_uuid_and_can_stop_early(radio):
+    await radio.add_sensor(SensorSpec.from_profile(HREF, name="XIAO"))  # name matches nothing; UUID does
+    await href_sensor(radio, "hinge-B")
+    found = await scan(timeout=30, profiles=["hinge-ref"], stop_after=2)
+    assert sorted(f.name for f in found) == ["XIAO", "hinge-B"]
 
 
 # -- streaming --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("rate_hz", [100.0, 200.0])
-async def test_two_sensors_ten_device_seconds_without_loss(radio, rate_hz):
-    s1 = await radio.add_sensor(raw_spec("CNT-A"))
-    s2 = await radio.add_sensor(raw_spec("CNT-B"))
-    plan = RAW_PLAN if rate_hz == 100 else replace(RAW_PLAN, configure=(Command(RATE_200),))
+@pytest.mark.parametrize(("profile", "rate_hz"), [(HREF, 100.0), (HREF, 200.0), (WIT, 100.0), (THINGY, 200.0)],
+                         ids=["hinge-ref-100", "hinge-ref-200", "witmotion-100", "thingy-200"])
+async def test_two_sensors_ten_device_seconds_without_loss(radio, profile, rate_hz):
+    s1 = await radio.add_sensor(SensorSpec.from_profile(profile, name="one"))
+    s2 = await radio.add_sensor(SensorSpec.from_profile(profile, name="two"))
+    assert s1.rate_hz != rate_hz  # the client must configure the rate
     n = int(10 * rate_hz)
-    targets = [SensorTarget("sacrum", s1.address, plan), SensorTarget("thoracic", s2.address, plan)]
+    targets = [SensorTarget("sacrum", s1.address, profile, rate_hz),
+               SensorTarget("thoracic", s2.address, profile, rate_hz)]
     async with BleSource(targets, **fast()) as src:
-        got = await collect(src, {"sacrum": n, "thoracic": n})
+        dec = await collect(src, {"sacrum": n, "thoracic": n})
         stats = src.stats
+    t = np.arange(n) / rate_hz
+    acc_true, gyr_true = default_motion(t)
     for sensor in ("sacrum", "thoracic"):
-        seqs = [seq_of(p) for p in got[sensor][:n]]
-        assert seqs == list(range(n)), sensor
-        assert counter_time_s(got[sensor][n - 1]) == pytest.approx((n - 1) / rate_hz, abs=1e-6)
-        assert stats[sensor].overflow_lost == 0
-        assert stats[sensor].drops == 0
+        got = dec[sensor].samples
+        assert dec[sensor].decoder.stats.bad_packets == 0
+        # every sample, in order: the motion is unique per sample, so any loss or reordering shows
+        np.testing.assert_allclose(got.acc[:n], acc_true, atol=0.01)
+        np.testing.assert_allclose(got.gyr[:n], gyr_true, atol=0.01)
+        if profile.has_seq:
+            assert dec[sensor].seq[:n] == list(range(n))
+        if profile.has_device_time:
+            assert got.device_time_s[n - 1] == pytest.approx(t[-1], abs=2e-6)
+        assert stats[sensor].overflow_lost == 0 and stats[sensor].drops == 0
     assert s1.rate_hz == rate_hz and s2.rate_hz == rate_hz
 
 
-async def test_larger_packets_need_and_get_a_larger_mtu(radio):
-    sensor = await radio.add_sensor(raw_spec(packets=CounterPackets(pad=92)))  # 100-byte packets
-    plan = replace(RAW_PLAN, packet_bytes=100)
-    async with BleSource([SensorTarget("sacrum", sensor.address, plan)], **fast()) as src:
-        got = await collect(src, {"sacrum": 10})
-    assert {len(p) for p in got["sacrum"]} == {100}
+async def test_one_sensor_events_battery_and_clean_stop(radio):
+    sensor = await href_sensor(radio)
+    async with BleSource([SensorTarget("sacrum", sensor.address, "hinge-ref")], **fast()) as src:
+        await collect(src, {"sacrum": 40})
+        assert src.connected("sacrum")
+    assert [(e.event, e.value) for e in src.events] == [
+        ("connected", sensor.address), ("battery", 87), ("disconnected", "closed")]
+    assert sensor.commands[-1] == b"\x00"  # the profile's stop command, sent on close
+    assert not sensor.connected
 
 
-async def test_backend_reports_mtu_and_truncates_at_23(radio):
-    sensor = await radio.add_sensor(raw_spec(packets=CounterPackets(pad=92)))
+async def test_backend_mtu_truncation_battery_and_same_object_reconnect(radio):
+    spec = SensorSpec(name="RAW", service_uuid="ffe5", notify_uuid="ffe4", write_uuids=("ffe9",),
+                      commands={b"\x01": Action(start=True)}, packets=CounterPackets(pad=92))  # 100 B
+    sensor = await radio.add_sensor(spec)
     device = await bleak.BleakScanner.find_device_by_address(sensor.address, timeout=2)
     for mtu, expected in ((23, 20), (247, 100)):
         got: asyncio.Queue[bytes] = asyncio.Queue()
         async with bleak.BleakClient(device, bumble={"mtu": mtu}) as client:
             assert client.mtu_size == mtu
-            await client.start_notify(NOTIFY, lambda _c, d, q=got: q.put_nowait(bytes(d)))
-            await client.write_gatt_char(WRITE, START, response=True)
+            await client.start_notify("ffe4", lambda _c, d, q=got: q.put_nowait(bytes(d)))
+            await client.write_gatt_char("ffe9", b"\x01", response=True)
             first = await got.get()
-            assert (await client.read_gatt_char("2a19"))[0] == sensor.spec.battery_percent
+            assert (await client.read_gatt_char("2a19")) == bytearray([87])
         assert len(first) == expected
+    # a peripheral-side drop calls disconnected_callback; the same client object reconnects
+    dropped = asyncio.Event()
+    client = bleak.BleakClient(device, disconnected_callback=lambda _c: dropped.set())
+    await client.connect()
+    await sensor.drop()
+    await dropped.wait()
+    assert not client.is_connected
+    await client.connect()
+    assert (await client.read_gatt_char("2a19")) == bytearray([87])
+    await client.disconnect()
 
 
 # -- faults -----------------------------------------------------------------------------------------
 async def test_twenty_drops_reconnect_and_other_sensor_is_unaffected(radio):
-    s1 = await radio.add_sensor(raw_spec("CNT-A"))
-    s2 = await radio.add_sensor(raw_spec("CNT-B"))
-    targets = [SensorTarget("sacrum", s1.address, RAW_PLAN), SensorTarget("thoracic", s2.address, RAW_PLAN)]
-    sacrum: list[int] = []
-    thoracic: list[int] = []
+    s1 = await href_sensor(radio, "hinge-A")
+    # the bystander streams at 4x real time (400 Hz of device time) while the sacrum link cycles
+    s2 = await radio.add_sensor(SensorSpec.from_profile(HREF, name="hinge-B"), speed=4.0)
+    targets = [SensorTarget("sacrum", s1.address, HREF), SensorTarget("thoracic", s2.address, HREF)]
+    sacrum, thoracic = Decoded(HREF, 100), Decoded(HREF, 100)
     async with BleSource(targets, **fast()) as src:
-        it = aiter(src)
-        for _cycle in range(21):
-            k_drop = s1.packets_sent  # every packet with seq >= k_drop went out after the last drop
-            while not sacrum or sacrum[-1] < k_drop + 5:
-                pkt = await anext(it)
-                (sacrum if pkt.sensor == "sacrum" else thoracic).append(seq_of(pkt.payload))
-            if _cycle < 20:
+        for cycle in range(21):
+            # every sample with seq >= k was sent after the last drop, i.e. over the new link
+            await read_until_seq(src, "sacrum", sacrum, s1.packets_sent * 4 + 20, other=thoracic)
+            if cycle < 20:
                 await s1.drop()
         stats = src.stats
         assert events_of(src, "sacrum").count("connected") == 21
         assert events_of(src, "sacrum").count("disconnected") == 20
         assert events_of(src, "thoracic") == ["connected", "battery"]
+    seq = np.array(sacrum.seq)
+    assert np.all(np.diff(seq) > 0)  # in order, no duplicates across 21 links
     assert stats["sacrum"].drops == 20 and stats["sacrum"].connects == 21
-    assert all(b > a for a, b in zip(sacrum, sacrum[1:], strict=False))  # in order, no duplicates across links
-    assert thoracic == list(range(len(thoracic)))  # the other sensor lost nothing
+    assert thoracic.seq == list(range(len(thoracic.seq)))  # the other sensor lost nothing
     assert stats["thoracic"].drops == 0 and stats["thoracic"].overflow_lost == 0
 
 
 async def test_sensor_that_never_starts_gives_a_clear_error(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
+    sensor = await href_sensor(radio)
     sensor.refuse_start = True
-    src = BleSource([SensorTarget("thoracic", sensor.address, RAW_PLAN)], **fast(start_timeout_s=0.2))
+    src = BleSource([SensorTarget("thoracic", sensor.address, HREF)], **fast(start_timeout_s=0.2))
     with pytest.raises(StartError) as err:
         async with src:
             pass
     msg = str(err.value)
     assert "thoracic" in msg and sensor.address in msg and "start command" in msg and "\n" not in msg
     assert isinstance(err.value, InputError)
-    assert events_of(src, "thoracic")[-1] == "disconnected"
-    assert [e.value for e in src.events if e.event == "disconnected"] == ["no data after start command"]
+    assert [(e.event, e.value) for e in src.events if e.event != "battery"] == [
+        ("connected", sensor.address), ("disconnected", "no data after start command")]
     assert not sensor.connected
 
 
 async def test_start_refused_on_reconnect_is_reported_and_retried(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
+    sensor = await href_sensor(radio)
     waiter = EventWaiter()
-    src = BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)],
-                    **fast(start_timeout_s=0.1), on_event=waiter)
+    src = BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(start_timeout_s=0.1),
+                    on_event=waiter)
+    dec = Decoded(HREF, 100)
     async with src:
-        it = aiter(src)
-        await anext(it)
+        await read_until_seq(src, "sacrum", dec, 0)
         sensor.refuse_start = True
         await sensor.drop()
         await waiter.wait("sacrum", "disconnected", "no data after start command")
         sensor.refuse_start = False
-        k = sensor.packets_sent
-        while seq_of((await anext(it)).payload) < k:
-            pass
+        await read_until_seq(src, "sacrum", dec, sensor.packets_sent * 4)
     assert src.stats["sacrum"].start_failures >= 1
 
 
 async def test_silence_watchdog_reconnects(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
+    sensor = await href_sensor(radio)
     waiter = EventWaiter()
-    async with BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)],
+    dec = Decoded(HREF, 100)
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)],
                          **fast(silence_timeout_s=0.2), on_event=waiter) as src:
-        it = aiter(src)
-        await anext(it)
-        sensor.go_silent()  # connected, but nothing arrives
-        await waiter.wait("sacrum", "disconnected", "no data for")
-        k = sensor.packets_sent
-        while seq_of((await anext(it)).payload) < k:
-            pass
+        await read_until_seq(src, "sacrum", dec, 0)
+        sensor.go_silent()  # still connected, but nothing arrives
+        await waiter.wait("sacrum", "disconnected", "no data for 0.2 s")
+        await read_until_seq(src, "sacrum", dec, sensor.packets_sent * 4)
         assert src.stats["sacrum"].connects == 2
 
 
 async def test_sensor_off_then_on_resumes(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
+    sensor = await href_sensor(radio)
     waiter = EventWaiter()
-    async with BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)],
+    dec = Decoded(HREF, 100)
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)],
                          **fast(scan_timeout_s=0.1), on_event=waiter) as src:
-        it = aiter(src)
-        await anext(it)
+        await read_until_seq(src, "sacrum", dec, 0)
         await sensor.power_off()
         await waiter.wait("sacrum", "disconnected", "link lost")
         assert not src.connected("sacrum")
         await sensor.power_on()
         await waiter.wait("sacrum", "connected", count=2)
-        k = sensor.packets_sent
-        while seq_of((await anext(it)).payload) < k:
-            pass
+        await read_until_seq(src, "sacrum", dec, sensor.packets_sent * 4)
 
 
 async def test_flood_fills_bounded_queue_and_counts_loss(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
-    async with BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)], **fast(), queue_size=64) as src:
+    sensor = await href_sensor(radio)
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(), queue_size=64) as src:
         await sensor.wait_sent(600)  # the consumer is "busy": nothing is read meanwhile
         stats = src.stats["sacrum"]
-        queued = [seq_of(p.payload) for p in [src._queue.get_nowait() for _ in range(src._queue.qsize())]]
-        assert queued == list(range(64))  # the oldest are kept, newer ones dropped
         assert stats.overflow_lost == stats.packets - 64 > 400
-        k = sensor.packets_sent
-        while seq_of((await anext(aiter(src))).payload) < k:  # and streaming goes on
-            pass
+        dec = Decoded(HREF, 100)
+        for _ in range(64):
+            dec.feed((await asyncio.wait_for(anext(src), GUARD_S)).payload)
+        assert dec.seq == list(range(64 * 4))  # the oldest packets are kept, newer ones dropped
+        await read_until_seq(src, "sacrum", dec, sensor.packets_sent * 4)  # and streaming goes on
+
+
+async def test_garbage_payloads_are_counted_and_skipped(radio):
+    sensor = await href_sensor(radio)
+    sensor.garbage_every = 10  # packets 9, 19, 29, ... are random bytes of random length
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast()) as src:
+        dec = Decoded(HREF, 100)
+        for _ in range(300):
+            dec.feed((await asyncio.wait_for(anext(src), GUARD_S)).payload)
+    assert dec.decoder.stats.bad_packets == 30
+    good = [k for k in range(300) if (k + 1) % 10]
+    assert dec.seq == [4 * k + i for k in good for i in range(4)]
 
 
 async def test_cancel_disconnects_cleanly(radio):
-    sensor = await radio.add_sensor(raw_spec("CNT-A"))
+    sensor = await href_sensor(radio)
     started = asyncio.Event()
 
     async def consume() -> None:
-        async with BleSource([SensorTarget("sacrum", sensor.address, RAW_PLAN)], **fast()) as src:
+        async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast()) as src:
             async for _pkt in src:
                 started.set()
 
@@ -296,28 +342,35 @@ async def test_cancel_disconnects_cleanly(radio):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not sensor.connected
-    assert sensor.commands[-1] == STOP
+    assert sensor.commands[-1] == b"\x00"
+
+
+async def test_missing_sensor_is_a_clear_error(radio):
+    with pytest.raises(InputError, match=r"^sacrum: could not connect to C0:00:00:00:00:09 \(profile hinge-ref\)"):
+        async with BleSource([SensorTarget("sacrum", "C0:00:00:00:00:09", HREF)], **fast(scan_timeout_s=0.1)):
+            pass
 
 
 # -- bad configuration ------------------------------------------------------------------------------
 def test_same_placement_twice_is_a_one_line_error():
-    targets = [SensorTarget("sacrum", "C0:00:00:00:00:01", RAW_PLAN),
-               SensorTarget("sacrum", "C0:00:00:00:00:02", RAW_PLAN)]
+    targets = [SensorTarget("sacrum", "C0:00:00:00:00:01", HREF), SensorTarget("sacrum", "C0:00:00:00:00:02", HREF)]
     with pytest.raises(InputError) as err:
         BleSource(targets)
-    assert "sacrum" in str(err.value) and "twice" in str(err.value) and "\n" not in str(err.value)
+    msg = str(err.value)
+    assert "sacrum" in msg and "twice" in msg and "\n" not in msg
 
 
-def test_unknown_placement_and_repeated_address_are_rejected():
+def test_bad_placement_address_or_rate_is_rejected():
     with pytest.raises(InputError, match="placement 'hip'"):
-        BleSource([SensorTarget("hip", "C0:00:00:00:00:01", RAW_PLAN)])
+        BleSource([SensorTarget("hip", "C0:00:00:00:00:01", HREF)])
     with pytest.raises(InputError, match="both sacrum and thoracic"):
-        BleSource([SensorTarget("sacrum", "C0:00:00:00:00:01", RAW_PLAN),
-                   SensorTarget("thoracic", "c0:00:00:00:00:01", RAW_PLAN)])
+        BleSource([SensorTarget("sacrum", "C0:00:00:00:00:01", HREF),
+                   SensorTarget("thoracic", "c0:00:00:00:00:01", HREF)])
+    with pytest.raises(InputError, match=r"^thoracic: rate 200 Hz not supported by profile witmotion"):
+        BleSource([SensorTarget("thoracic", "C0:00:00:00:00:01", WIT, 200.0)])
 
 
-async def test_missing_sensor_is_a_clear_error(radio):
-    with pytest.raises(InputError, match=r"sacrum: could not connect to C0:00:00:00:00:09"):
-        async with BleSource([SensorTarget("sacrum", "C0:00:00:00:00:09", RAW_PLAN)],
-                             **fast(scan_timeout_s=0.1)):
-            pass
+def test_counter_packets_layout():
+    """The raw test format used above when no profile is involved."""
+    (p,) = CounterPackets(pad=0).make(3, 0.25, 100.0)
+    assert struct.unpack("<II", p) == (3, 250_000)
