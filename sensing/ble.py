@@ -446,6 +446,8 @@ class BleSource:
     async def _wait_lost(self, slot: _Slot) -> str:
         """Wait for a drop or for data silence; return the reason."""
         silence = self.silence_timeout_s
+        if silence is not None:  # never shorter than 3 packet intervals (slow rates, big packets)
+            silence = max(silence, 3 * slot.profile.samples_per_packet / slot.rate_hz)
         while True:
             if silence is None:
                 await slot.lost.wait()

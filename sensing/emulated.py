@@ -37,7 +37,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.host import Host
 from bumble.link import LocalLink
 
-from sensing.bumble_backend import BumbleCentral, address_to_str
+from sensing.bumble_backend import BumbleCentral
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +239,7 @@ class EmulatedSensor:
         self._silent = False
         self._powered = False
         self._task: asyncio.Task[None] | None = None
+        self._bg: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sent_cond = asyncio.Condition()
         # counters (ground truth for tests)
@@ -299,9 +300,10 @@ class EmulatedSensor:
     async def close(self) -> None:
         """Stop streaming, disconnect, power off (idempotent)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._powered = False
+            for task in [self._task, *self._bg]:
+                task.cancel()
+            await asyncio.wait([self._task, *self._bg])
             self._task = None
             with contextlib.suppress(Exception):
                 await self.power_off()
@@ -328,16 +330,22 @@ class EmulatedSensor:
         self._wake.set()
 
     async def power_off(self) -> None:
-        """Sensor switched off: link dropped, no more adverts."""
+        """Sensor switched off: link dropped, no more adverts until `power_on()`."""
         self._powered = False
-        await self.device.stop_advertising()
         await self.drop(hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR)
+        await self.device.stop_advertising()
 
     async def power_on(self) -> None:
         """Sensor switched on: advertising again."""
         self._powered = True
-        await self.device.start_advertising(auto_restart=True, advertising_interval_min=ADV_INTERVAL_MS,
-                                            advertising_interval_max=ADV_INTERVAL_MS)
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        # re-advertising after a disconnection is done here rather than by bumble's auto_restart, so
+        # that power_off() has a single owner of the advertising state
+        if self._powered and not self.device.is_advertising:
+            await self.device.start_advertising(advertising_interval_min=ADV_INTERVAL_MS,
+                                                advertising_interval_max=ADV_INTERVAL_MS)
 
     async def wait_sent(self, n: int) -> None:
         """Wait until `packets_sent` reaches n (event-driven, no polling)."""
@@ -366,9 +374,10 @@ class EmulatedSensor:
             self._subscribed = False
             self._streaming = False
             self._silent = False
-        if self._powered and not self.device.is_advertising:
-            # bumble's auto_restart normally does this; make sure a dropped sensor is findable again
-            asyncio.get_running_loop().create_task(self.power_on())
+        if self._powered:  # a real sensor goes back to advertising after losing its central
+            task = asyncio.get_running_loop().create_task(self._advertise())
+            self._bg.add(task)
+            task.add_done_callback(self._bg.discard)
 
     def _on_subscription(self, bearer: Any, notify: bool, indicate: bool) -> None:
         self._subscribed = bool(notify or indicate)
@@ -391,8 +400,10 @@ class EmulatedSensor:
         elif action.start is False:
             self._set_streaming(False)
         if action.reply is not None and self._subscribed:
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self.device.notify_subscriber(conn, self._data_char, action.reply))
+            self._bg.add(task)
+            task.add_done_callback(self._bg.discard)
 
     def _set_streaming(self, on: bool) -> None:
         self._streaming = on
@@ -512,7 +523,3 @@ class EmulatedRadio:
                 return s
         raise KeyError(address)
 
-
-def addresses(sensors: Sequence[EmulatedSensor]) -> list[str]:
-    """Addresses as bleak reports them."""
-    return [address_to_str(hci.Address(s.address)) for s in sensors]
