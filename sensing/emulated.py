@@ -453,6 +453,17 @@ class EmulatedSensor:
 # --------------------------------------------------------------------------------------------------
 # The radio: link + central + sensors
 # --------------------------------------------------------------------------------------------------
+class _InFlightAfterDisconnect(logging.Filter):
+    """Drops bumble's "no connection for ..." warnings: packets still in flight on the virtual link
+    when a connection ends (normal after every drop; a real controller discards them silently)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("!!! no connection for")
+
+
+_QUIET = _InFlightAfterDisconnect()
+
+
 class EmulatedRadio:
     """Owns a virtual radio link, the central adapter and emulated sensors (async context manager).
 
@@ -469,6 +480,7 @@ class EmulatedRadio:
         self._closed = False
 
     async def __aenter__(self) -> EmulatedRadio:
+        logging.getLogger("bumble.controller").addFilter(_QUIET)  # idempotent (filters are a set-like list)
         await self.central.open()
         return self
 
@@ -479,9 +491,12 @@ class EmulatedRadio:
         if self._closed:
             return
         self._closed = True
-        for sensor in self.sensors:
-            await sensor.close()
-        await self.central.close()
+        try:
+            for sensor in self.sensors:
+                await sensor.close()
+            await self.central.close()
+        finally:
+            logging.getLogger("bumble.controller").removeFilter(_QUIET)
 
     async def add_sensor(self, spec: SensorSpec, *, address: str | None = None,
                          speed: float | None | str = "radio") -> EmulatedSensor:
