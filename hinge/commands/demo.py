@@ -1,22 +1,65 @@
-"""`hinge demo`: a simulated set through the whole pipeline, no hardware needed."""
+"""`hinge demo`: two simulated sensors through the whole live pipeline — no hardware needed.
+
+By default the sensors are emulated BLE peripherals (Bumble, in-process) streaming a simulated set in
+real time as real packet bytes, so the demo exercises the BLE client, decoding, timing, the tracker and
+the window exactly as a live session does. `--source sim` skips the radio and paces the simulated
+packets directly.
+"""
 
 from __future__ import annotations
 
-from analysis.pipeline import analyze
-from analysis.report import format_report
-from sensing.simulator import EXERCISES, SimConfig, simulate_set
+from pathlib import Path
 
-HELP = "run a simulated set through the whole pipeline (no sensors needed)"
+from hinge.commands.live import add_view_arguments, check_duration, present, settings_from_args
+from hinge.errors import UserError
+from hinge.runner import DEFAULT_PROFILE, EmulatedFeed, Session, simulated_feed, simulated_set
+from sensing.simulator import EXERCISES, FAULT_KINDS
+
+HELP = "run two simulated sensors through the whole live pipeline (no sensors needed)"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--exercise", choices=EXERCISES, default="swing")
-    p.add_argument("--reps", type=int, default=8)
-    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--exercise", choices=EXERCISES, default="deadlift")
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--seed", type=int, default=6, help="simulation seed (6: faults in reps 2, 4 and 5)")
+    p.add_argument("--rate", type=float, default=200.0, metavar="HZ", help="sample rate of both sensors")
+    p.add_argument(
+        "--fault", action="append", default=[], metavar="KIND=DEG",
+        help=f"inject a fault in every rep (kinds: {', '.join(FAULT_KINDS)}); default: random faults",
+    )
+    p.add_argument(
+        "--source", choices=("emulated", "sim"), default="emulated",
+        help="emulated: through the emulated BLE link (default); sim: paced simulated packets, no radio",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="playback speed of --source sim (1 = real time)")
+    p.add_argument("--out", metavar="FILE", help="also record the demo set to this file")
+    add_view_arguments(p)
 
 
 def run(args) -> int:
-    sim = simulate_set(SimConfig(exercise=args.exercise, reps=args.reps, seed=args.seed))
-    result = analyze(sim.series, exercise=args.exercise).to_json(f"simulated {args.exercise} set (seed {args.seed})")
-    print(format_report(result, title=f"hinge demo: {result['input']}"))
-    return 0
+    check_duration(args)
+    if args.reps < 1:
+        raise UserError(f"--reps {args.reps}: expected at least 1")
+    if not args.speed > 0:
+        raise UserError(f"--speed {args.speed:g}: expected a positive factor")
+    faults = None
+    if args.fault:
+        faults = {}
+        for item in args.fault:
+            kind, _, deg = item.partition("=")
+            try:
+                faults[kind] = float(deg)
+            except ValueError:
+                raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. trunk_behind_vertical=12") from None
+            if kind not in FAULT_KINDS:
+                raise UserError(f"--fault {item!r}: unknown kind; expected one of {', '.join(FAULT_KINDS)}")
+    sim = simulated_set(args.exercise, reps=args.reps, seed=args.seed, rate_hz=args.rate, faults=faults)
+    if args.source == "emulated":
+        from sensing.profiles import load
+
+        source = EmulatedFeed(sim, load(DEFAULT_PROFILE))
+    else:
+        source = simulated_feed(sim, speed=args.speed)
+    session = Session(source, exercise=args.exercise, settings=settings_from_args(args),
+                      record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set")
+    return present(session, args, title=f"hinge demo · simulated {args.exercise} ({args.source})")

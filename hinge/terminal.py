@@ -1,0 +1,146 @@
+"""Headless view of a live session: status lines, cues and one table row per finished rep.
+
+Used when no display is available (`hinge live`, `demo`, `replay` fall back to it) and by anyone who
+prefers a terminal. It pulls from the `Session` like the window does, from a task on the session's own
+loop (``asyncio.run(run_headless(session))``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+
+from analysis.faults import FAULTS
+from analysis.tracker import Alert, Calibrated, Rep
+from hinge.runner import Session, SessionStatus
+
+_KIND_OF_METRIC = {metric: kind for kind, (metric, _cue) in FAULTS.items()}
+
+REP_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rep", "index"),
+    ("depth°", "depth_deg"),
+    ("trunk top°", "trunk_top_deg"),
+    ("pelvis top°", "pelvis_top_deg"),
+    ("lumbar top°", "lumbar_top_deg"),
+    ("rounding°", "lumbar_flexion_max_deg"),
+)
+"""(heading, analyzer-JSON key) of the per-rep table, shared by the window and the terminal."""
+
+
+def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
+    """Per REP_COLUMNS: (text, severity of the fault judged on that metric: 'fault', 'caution', None)."""
+    severity = {f["kind"]: f["severity"] for f in rep.get("faults", [])}
+    out = []
+    for _heading, key in REP_COLUMNS:
+        value = rep.get(key)
+        if value is None:
+            text = "—"
+        elif key == "index":
+            text = str(value)
+        else:
+            text = f"{value:+.1f}"
+        out.append((text, severity.get(_KIND_OF_METRIC.get(key, ""))))
+    return out
+
+
+def faults_text(rep: dict) -> str:
+    """'ok', or the faults of a rep as 'trunk behind vertical (fault -12.3°), …'; gaps say so."""
+    parts = [f"{f['kind'].replace('_', ' ')} ({f['severity']} {f['value_deg']:+.1f}°)" for f in rep.get("faults", [])]
+    text = ", ".join(parts) or "ok"
+    return f"data gap: not judged; {text}" if rep.get("gap") else text
+
+
+def status_text(st: SessionStatus) -> str:
+    """One line: state, calibration, and per sensor connection, measured rate, lost samples, battery."""
+    parts = [st.state]
+    if st.t_s is not None:
+        parts.append(f"t {st.t_s:6.1f} s")
+    parts.append("calibrated" if st.calibrated else "stand still…")
+    for name, s in st.sensors.items():
+        battery = f" bat {s.battery:g}%" if isinstance(s.battery, int | float) else ""
+        link = "connected" if s.connected else "not connected"
+        parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{battery}")
+    parts.append(f"{st.reps} reps")
+    if st.error:
+        parts.append(f"error: {st.error}")
+    return " · ".join(parts)
+
+
+class TerminalView:
+    """Prints what a session produces: a status line when it changes (and every `status_every_s`
+    of data time), the cue of each alert, and a table row per finished rep."""
+
+    def __init__(self, session: Session, out: TextIO | None = None, *, status_every_s: float = 10.0) -> None:
+        self.session = session
+        self.out = out or sys.stdout
+        self.status_every_s = status_every_s
+        self._cursor = 0
+        self._generation = session.generation
+        self._last_key: tuple | None = None
+        self._last_status_t = -float("inf")
+        self._header_done = False
+        self._cued: set[tuple[str, str]] = set()
+        self.rows = 0
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def update(self) -> None:
+        """Pull new events and the status; print what changed."""
+        s = self.session
+        if s.generation != self._generation:
+            self._generation, self._cursor = s.generation, 0
+            self._print("— restarted —")
+        events, self._cursor = s.events_since(self._cursor)
+        for item in events:
+            ev = item.event
+            if isinstance(ev, Calibrated):
+                self._print(f"calibrated: neutral standing {ev.neutral_start_s:.1f}–{ev.neutral_end_s:.1f} s")
+            elif isinstance(ev, Alert):
+                if (ev.cue, ev.severity) in self._cued:
+                    continue  # one line per cue and severity per rep
+                self._cued.add((ev.cue, ev.severity))
+                self._print(f"  ! {ev.cue}  ({ev.kind.replace('_', ' ')}, {ev.severity} {ev.value_deg:+.1f}°, "
+                            f"t {ev.t:.1f} s)")
+            elif isinstance(ev, Rep):
+                self._cued.clear()
+                self._rep_row(ev.rep)
+        st = s.status()
+        key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error)
+        t = st.t_s if st.t_s is not None else 0.0
+        if key != self._last_key or t - self._last_status_t >= self.status_every_s:
+            self._last_key, self._last_status_t = key, t
+            self._print(status_text(st))
+
+    def _rep_row(self, rep: dict) -> None:
+        widths = [max(len(h), 6) for h, _ in REP_COLUMNS]
+        if not self._header_done:
+            self._header_done = True
+            self._print("  ".join(h.rjust(w) for (h, _), w in zip(REP_COLUMNS, widths, strict=True)) + "  faults")
+        cells = [text.rjust(w) for (text, _sev), w in zip(rep_cells(rep), widths, strict=True)]
+        self._print("  ".join(cells) + "  " + faults_text(rep))
+        self.rows += 1
+
+    async def follow(self, interval_s: float = 0.25) -> None:
+        """Update every interval_s until cancelled."""
+        while True:
+            self.update()
+            await asyncio.sleep(interval_s)
+
+
+async def run_headless(session: Session, *, duration_s: float | None = None, out: TextIO | None = None,
+                       interval_s: float = 0.25) -> TerminalView:
+    """Run the session on this loop with a terminal view; returns the view when the session ends."""
+    view = TerminalView(session, out)
+    printer = asyncio.ensure_future(view.follow(interval_s))
+    try:
+        await session.run(duration_s)
+    finally:
+        printer.cancel()
+        try:
+            await printer
+        except asyncio.CancelledError:
+            pass
+        view.update()
+    return view

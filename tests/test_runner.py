@@ -1,0 +1,289 @@
+"""The live runner: sources → recorder → decoders → tracker → ring buffer / events / status.
+
+Ground truth: the simulator's reps and faults, the packets written to the recording, and a tracker fed
+the decoded recording directly (chunk-invariant, so the runner's batching must not change anything).
+No wall-clock sleeps: replays run as fast as possible or on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+
+import numpy as np
+import pytest
+
+from analysis.tracker import Rep, Tracker
+from hinge.runner import (
+    EmulatedFeed,
+    FrameRing,
+    Session,
+    SimulatedFeed,
+    replay_feed,
+    simulated_feed,
+)
+from hinge.terminal import run_headless
+from sensing.csvio import write_csv
+from sensing.profiles import load
+from sensing.recording import Event, Recorder, SensorInfo, read_recording
+from sensing.simsource import simulated_packets
+from sensing.simulator import SimConfig
+from sensing.stream import decode_packets, streams_from_header
+from tests.conftest import simulated
+from tests.test_replay import FakeClock
+
+HREF = load("hinge-ref")
+RATES = {"sacrum": 100.0, "thoracic": 100.0}
+FAULTY = SimConfig(exercise="deadlift", reps=3, seed=6, faults={"trunk_behind_vertical": 14.0}, rates_hz=RATES)
+
+
+def as_written(packets) -> list:
+    """Packets as a recording stores them (time to the µs)."""
+    return [(round(p.t_host, 6), p.sensor, p.payload) for p in packets]
+
+
+def write_recording(path, sim) -> list:
+    """The set's packets (hinge-ref) written as a recording; returns the packets."""
+    packets = simulated_packets(sim, {s: HREF for s in sim.series})
+    info = {s: SensorInfo(HREF.name, HREF.raw_text, f"AA:00:00:00:00:0{k}", rate_hz=sim.rates_hz[s])
+            for k, s in enumerate(sim.series)}
+    with Recorder(path, sensors=info, exercise="deadlift", label="test") as rec:
+        rec.write_event(0.0, "battery", "sacrum", 64)
+        for p in packets:
+            rec.write_packet(p)
+    return packets
+
+
+def direct_tracker(path):
+    """Frames and events of a tracker fed the whole decoded recording at once (reference)."""
+    rec = read_recording(path)
+    streams = streams_from_header(rec.header)
+    series = decode_packets(rec.packets(), streams)
+    trk = Tracker({s: st.rate_hz for s, st in streams.items()}, exercise="deadlift")
+    frames, events = [], []
+    for s, ser in series.items():
+        out = trk.feed(s, ser.t, ser.acc, ser.gyr)
+        frames.append(out.frames)
+        events += out.events
+    events += trk.finish().events
+    return np.vstack(frames), events
+
+
+@pytest.fixture(scope="module")
+def faulty_rec(tmp_path_factory):
+    sim = simulated(FAULTY)
+    path = tmp_path_factory.mktemp("rec") / "faulty.jsonl"
+    packets = write_recording(path, sim)
+    return sim, path, packets
+
+
+def test_replay_session_reproduces_the_recorded_set(faulty_rec):
+    sim, path, _ = faulty_rec
+    session = Session(replay_feed(path, speed=None), exercise="deadlift", ring_s=120.0)
+    asyncio.run(session.run())
+    assert session.status().state == "finished"
+    reps = session.reps
+    assert len(reps) == len(sim.truth["reps"]) == 3
+    for rep, true in zip(reps, sim.truth["reps"], strict=True):
+        assert abs(rep["trunk_top_deg"] - true["trunk_top_deg"]) < 2.0
+        assert [f["severity"] for f in rep["faults"] if f["kind"] == "trunk_behind_vertical"] == ["fault"]
+    frames, events = direct_tracker(path)
+    np.testing.assert_allclose(session.frames(), frames, rtol=0, atol=1e-9)  # batching changed nothing
+    got = [e.event for e in session.events_since(0)[0]]
+    assert [type(e) for e in got] == [type(e) for e in events]
+    assert [e.t for e in got] == pytest.approx([e.t for e in events], abs=1e-9)
+    assert [e.rep for e in got if isinstance(e, Rep)] == [e.rep for e in events if isinstance(e, Rep)]
+    st = session.status()
+    assert st.calibrated and st.reps == 3
+    assert st.sensors["sacrum"].battery == 64  # recorded battery event reaches the status
+    assert st.sensors["thoracic"].packets == sum(p.sensor == "thoracic" for p in faulty_rec[2])
+    assert 95 < st.sensors["thoracic"].rate_hz < 105
+
+
+def test_events_since_is_a_cursor(faulty_rec):
+    _, path, _ = faulty_rec
+    session = Session(replay_feed(path, speed=None))
+    asyncio.run(session.run())
+    everything, end = session.events_since(0)
+    assert end == len(everything) and session.events_since(end) == ([], end)
+    tail, _ = session.events_since(end - 2)
+    assert tail == everything[-2:]
+
+
+def test_frame_ring_keeps_the_newest_rows_in_order():
+    ring = FrameRing(5)
+    rows = np.column_stack([np.arange(12.0), np.zeros((12, 3))])
+    ring.extend(rows[:3])
+    np.testing.assert_array_equal(ring.latest(), rows[:3])
+    ring.extend(rows[3:9])
+    np.testing.assert_array_equal(ring.latest(), rows[4:9])
+    ring.extend(rows[9:12])
+    np.testing.assert_array_equal(ring.latest(), rows[7:12])
+    np.testing.assert_array_equal(ring.latest(last_s=1.5), rows[10:12])
+    ring.extend(np.column_stack([np.arange(20.0, 40.0), np.ones((20, 3))]))  # more than the capacity at once
+    assert ring.latest()[:, 0].tolist() == [35.0, 36.0, 37.0, 38.0, 39.0]
+
+
+def test_simulated_feed_releases_packets_at_their_arrival_times():
+    sim = simulated(SimConfig(exercise="swing", reps=1, seed=1, rates_hz=RATES))
+    clock = FakeClock(t=50.0)
+    feed = simulated_feed(sim, speed=2.0, clock=clock)
+    released: list[tuple[float, float]] = []
+
+    async def main():
+        async def consume():
+            async for pkt in feed:
+                released.append((clock.now(), pkt.t_host))
+
+        task = asyncio.ensure_future(consume())
+        await clock.run_until(50.0 + 3.0)  # 3 s of clock = 6 s of set at speed 2
+        assert not task.done()
+        n_at_3 = len(released)
+        await clock.run_until(1e9)
+        await task
+        return n_at_3
+
+    n_at_3 = asyncio.run(main())
+    assert len(released) == len(feed.packets)
+    assert released[n_at_3 - 1][1] <= 6.0 < feed.packets[n_at_3].t_host
+    for t_clock, t_host in released:
+        assert t_clock == pytest.approx(50.0 + t_host / 2.0)
+
+
+def test_duration_stops_the_run_on_the_session_clock(faulty_rec, tmp_path):
+    sim, _, packets = faulty_rec
+    clock = FakeClock(t=0.0)
+    out = tmp_path / "short.jsonl"
+    session = Session(SimulatedFeed(packets, {s: HREF for s in RATES}, RATES, clock=clock), clock=clock,
+                      record_to=out)
+
+    async def main():
+        run = asyncio.ensure_future(session.run(duration_s=5.0))
+        await clock.run_until(1e9)
+        await run
+
+    asyncio.run(main())
+    rec = read_recording(out)
+    assert as_written(rec.packets()) == as_written(p for p in packets if p.t_host <= 5.0)  # all up to 5 s, none after
+    assert session.status().state == "stopped" and session.recorder.closed
+
+
+def test_seek_restarts_the_analysis_and_reaches_the_same_result(faulty_rec):
+    _, path, _ = faulty_rec
+    clock = FakeClock(t=0.0)
+    session = Session(replay_feed(path, speed=1.0, clock=clock), clock=clock)
+    first_generation = session.generation
+
+    async def main():
+        run = asyncio.ensure_future(session.run())
+        await clock.run_until(9.0)
+        before = session.status()
+        assert 8.0 < before.t_s <= 9.0 and before.calibrated
+        session.seek(6.0)  # backward: the analysis restarts, replays fast to 6 s, then plays on
+        await clock.settle()
+        after = session.status()
+        assert session.generation == first_generation + 1
+        assert after.position_s == pytest.approx(6.0, abs=0.05)
+        assert after.t_s < 6.0 and after.calibrated  # rebuilt from the start, up to the seek target
+        await clock.run_until(1e9)
+        await run
+
+    asyncio.run(main())
+    _, events = direct_tracker(path)
+    assert session.reps == [e.rep for e in events if isinstance(e, Rep)]
+
+
+def test_pause_and_speed_controls_move_replay_time(faulty_rec):
+    _, path, _ = faulty_rec
+    clock = FakeClock(t=0.0)
+    session = Session(replay_feed(path, speed=1.0, clock=clock), clock=clock)
+
+    async def main():
+        run = asyncio.ensure_future(session.run())
+        await clock.run_until(4.0)
+        session.pause()
+        await clock.run_until(10.0)
+        assert session.status().state == "paused"
+        assert session.status().position_s == pytest.approx(4.0, abs=0.02)
+        session.set_speed(2.0)
+        session.resume()
+        await clock.run_until(12.0)  # 2 s of clock at 2x: recording time 8 s
+        assert session.status().position_s == pytest.approx(8.0, abs=0.05)
+        session.stop()
+        await run
+
+    asyncio.run(main())
+
+
+def test_csv_input_replays_through_the_same_pipeline(tmp_path):
+    sim = simulated(FAULTY)
+    csv = tmp_path / "set.csv"
+    write_csv(csv, sim.series)
+    feed = replay_feed(csv, speed=None)
+    tmpdir = feed._tmpdir.name
+    session = Session(feed)
+    asyncio.run(session.run())
+    assert len(session.reps) == 3
+    for rep, true in zip(session.reps, sim.truth["reps"], strict=True):
+        assert abs(rep["depth_deg"] - true["depth_deg"]) < 2.0
+    import os
+
+    assert not os.path.exists(tmpdir)  # the converted recording is removed with the source
+
+
+def test_terminal_view_prints_a_row_per_rep_and_the_cue(faulty_rec):
+    sim, path, _ = faulty_rec
+    out = io.StringIO()
+    view = asyncio.run(run_headless(Session(replay_feed(path, speed=None)), out=out))
+    text = out.getvalue()
+    rows = [line for line in text.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == view.rows == len(sim.truth["reps"])
+    assert all("trunk behind vertical (fault" in r for r in rows)
+    assert "! Shoulders never behind hips at the top" in text
+    assert text.rstrip().splitlines()[-1].startswith("finished")
+
+
+def test_close_is_idempotent_and_stops_the_loop_thread(faulty_rec, tmp_path):
+    _, _, packets = faulty_rec
+    out = tmp_path / "threaded.jsonl"
+    feed = SimulatedFeed(packets, {s: HREF for s in RATES}, RATES, speed=None)
+    session = Session(feed, record_to=out).start()
+    assert session.wait(30)
+    session.close()
+    session.close()
+    assert not any(t.name == "hinge-session" and t.is_alive() for t in threading.enumerate())
+    assert as_written(read_recording(out).packets()) == as_written(packets)
+    assert session.status().state == "finished"
+
+
+def test_a_session_that_never_ran_still_closes_its_recording(tmp_path):
+    sim = simulated(FAULTY)
+    session = Session(simulated_feed(sim), record_to=tmp_path / "never.jsonl")
+    session.close()
+    assert session.recorder.closed and read_recording(tmp_path / "never.jsonl").header["exercise"] == "unknown"
+
+
+def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_path):
+    """The demo's path: emulated Bumble sensors → bleak client → runner; real time, so keep it short."""
+    sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=6, rates_hz={"sacrum": 200.0, "thoracic": 200.0},
+                              stand_s=3.5, tail_s=0.5))
+    out = tmp_path / "emulated.jsonl"
+    session = Session(EmulatedFeed(sim, HREF), record_to=out)
+    session.start()
+    try:
+        assert session.wait(60), "the emulated set did not finish"
+    finally:
+        session.close()
+    assert session.error is None
+    rec = read_recording(out)
+    items = list(rec)
+    events = [i for i in items if isinstance(i, Event)]
+    kinds = {(e.sensor, e.event) for e in events}
+    assert {("sacrum", "connected"), ("thoracic", "connected"), ("sacrum", "disconnected"),
+            ("thoracic", "disconnected"), ("sacrum", "battery")} <= kinds
+    n_packets = sum(1 for i in items if not isinstance(i, Event))
+    st = session.status()
+    assert n_packets == st.sensors["sacrum"].packets + st.sensors["thoracic"].packets
+    assert st.calibrated and len(session.reps) == 1
+    assert abs(session.reps[0]["depth_deg"] - sim.truth["reps"][0]["depth_deg"]) < 3.0

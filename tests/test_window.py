@@ -1,0 +1,184 @@
+"""The live window under offscreen Qt: what it draws, the cue, the limits, the screenshot, closing.
+
+The window is stepped by hand: packets of a recording go into the session (`Session.ingest`, what the
+loop thread does) and `refresh()` is called as the timer would. Reference: a tracker fed the whole
+decoded recording, and the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtGui
+
+from analysis.faults import FaultLimits
+from analysis.pipeline import Settings
+from analysis.tracker import Alert, Rep
+from hinge.runner import Session, SimulatedFeed, replay_feed
+from hinge.window import CUE_HOLD_S, LiveWindow, application
+from sensing.recording import Event, read_recording
+from tests.test_runner import FAULTY, HREF, RATES, as_written, direct_tracker, simulated, write_recording
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def app():
+    return application()
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    path = tmp_path_factory.mktemp("win") / "faulty.jsonl"
+    write_recording(path, simulated(FAULTY))
+    return path
+
+
+class CountingBeeper:
+    def __init__(self) -> None:
+        self.played = 0
+
+    def play(self) -> None:
+        self.played += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
+    ref_frames, ref_events = direct_tracker(recording)
+    alerts = [e for e in ref_events if isinstance(e, Alert)]
+    reps = [e for e in ref_events if isinstance(e, Rep)]
+    assert alerts and len(reps) == 3
+    session = Session(replay_feed(recording, speed=None), exercise="deadlift")
+    beeper = CountingBeeper()
+    win = LiveWindow(session, auto_refresh=False, beeper=beeper)
+    win.sound_box.setChecked(True)
+    assert win.cue_text == ""
+    seen_cue = seen_still = False
+    next_refresh = 0.5
+    for pkt in read_recording(recording).packets():
+        session.ingest(pkt)
+        if pkt.t_host < next_refresh:
+            continue
+        next_refresh += 0.5
+        win.refresh()
+        frames = session.frames()
+        calibrated = session.status().calibrated
+        assert win.calibration_label.text() == ("Calibrated ✓" if calibrated else "Stand still…")
+        seen_still |= not calibrated
+        if not len(frames):
+            continue
+        t_end = frames[-1, 0]
+        # curves: exactly the tracker's frames of the last 10 s
+        want = ref_frames[(ref_frames[:, 0] <= t_end + 1e-9) & (ref_frames[:, 0] >= t_end - win.window_s)]
+        for name, col in (("pelvis", 1), ("trunk", 2), ("lumbar", 3)):
+            x, y = win.curves[name].getData()
+            np.testing.assert_allclose(x, want[:, 0], atol=1e-9)
+            np.testing.assert_allclose(y, want[:, col], atol=1e-9)
+        # rep markers: at the bottom of each finished rep still on screen
+        done = [e.rep for e in reps if e.t <= t_end + 1e-9 and e.rep["bottom_s"] >= t_end - win.window_s - 1.0]
+        assert win.marker_times() == pytest.approx({r["index"]: r["bottom_s"] for r in done})
+        assert win.table.rowCount() == sum(e.t <= t_end + 1e-9 for e in reps)
+        # the cue: up from the first alert of a rep, for CUE_HOLD_S of data time
+        live = [a for a in alerts if a.t <= t_end] + [r for r in reps if r.t <= t_end and r.rep["faults"]]
+        if live and t_end - max(e.t for e in live) <= CUE_HOLD_S:
+            assert win.cue_text == "Shoulders never behind hips at the top"
+            seen_cue = True
+        elif not live or t_end - max(e.t for e in live) > CUE_HOLD_S + 0.5:
+            assert win.cue_text == ""
+    assert seen_cue and seen_still
+    assert beeper.played == len(alerts)  # sound on: one tone per alert
+    session.finish()
+    win.refresh()
+    assert win.table.rowCount() == 3
+    fault_cells = [win.table.item(r, 2) for r in range(3)]  # trunk top column, all three reps at fault
+    assert all(c.background().color().name() == "#d62728" for c in fault_cells)
+    assert win.calibration_label.text().startswith("Calibrated")
+    win.close()
+
+
+def test_fault_limit_bands_follow_the_settings(app, recording):
+    limits = FaultLimits().with_overrides(lumbar_rounding=(12.0, 20.0), trunk_behind_vertical=(-4.0, -8.0))
+    session = Session(replay_feed(recording, speed=None), settings=Settings(limits=limits))
+    win = LiveWindow(session, auto_refresh=False)
+    bands = {(b.plot, b.kinds, b.severity): (b.lo_deg, b.hi_deg) for b in win.bands}
+    assert bands[("lumbar", ("lumbar_rounding",), "caution")] == (12.0, 20.0)
+    assert bands[("lumbar", ("lumbar_rounding",), "fault")][0] == 20.0
+    assert bands[("hinge", ("trunk_behind_vertical",), "caution")] == (-8.0, -4.0)
+    assert bands[("hinge", ("trunk_behind_vertical",), "fault")][1] == -8.0
+    assert bands[("hinge", ("posterior_pelvic_tilt",), "caution")] == (-10.0, -5.0)
+    assert bands[("lumbar", ("lumbar_hyperextension",), "caution")] == (-10.0, -5.0)
+    drawn = sorted(tuple(round(v, 6) for v in item.getRegion()) for item in win.band_items)
+    assert drawn == sorted((b.lo_deg, b.hi_deg) for b in win.bands)
+    win.close()
+
+
+def test_screenshot_of_a_replayed_set_is_not_blank(app, recording):
+    session = Session(replay_feed(recording, speed=None), exercise="deadlift")
+    win = LiveWindow(session, auto_refresh=False)
+    asyncio.run(session.run())  # the whole set, as fast as possible, on this thread
+    win.show()
+    win.refresh()
+    out = ARTIFACTS / "live-window-test.png"
+    assert win.save_screenshot(out)
+    img = QtGui.QImage(str(out)).convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    assert img.width() >= 800 and img.height() >= 500
+    px = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 4]
+    assert px.std() > 20  # not a blank or single-colour image
+    assert len(np.unique(px.reshape(-1, 4)[::97], axis=0)) > 20
+    win.close()
+
+
+def test_replay_controls_reach_the_session(app, recording, monkeypatch):
+    session = Session(replay_feed(recording, speed=None))
+    win = LiveWindow(session, auto_refresh=False)
+    calls = []
+    monkeypatch.setattr(session, "seek", lambda t: calls.append(("seek", t)))
+    monkeypatch.setattr(session, "set_speed", lambda v: calls.append(("speed", v)))
+    monkeypatch.setattr(session, "pause", lambda: calls.append(("pause",)))
+    assert win.timeline.maximum() == int(np.ceil(session.source.duration_s * 10))
+    win.speed_box.setCurrentIndex(2)
+    win.timeline.setValue(55)
+    win._timeline_released()
+    win.play_button.click()
+    assert calls == [("speed", 2.0), ("seek", 5.5), ("pause",)]
+    win.close()
+
+
+class CountedFeed(SimulatedFeed):
+    """A real-time simulated feed that says when it has released n packets."""
+
+    def __init__(self, *a, n: int, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.reached = threading.Event()
+        self.n = n
+
+    async def __anext__(self):
+        pkt = await super().__anext__()
+        if self._i >= self.n:
+            self.reached.set()
+        return pkt
+
+
+def test_closing_the_window_stops_the_thread_ends_the_source_and_flushes_the_recording(app, recording, tmp_path):
+    packets = list(read_recording(recording).packets())
+    feed = CountedFeed(packets, {s: HREF for s in RATES}, RATES, speed=1.0, n=30)
+    out = tmp_path / "live.jsonl"
+    session = Session(feed, record_to=out)
+    win = LiveWindow(session, auto_refresh=False)
+    session.start()
+    assert feed.reached.wait(20)
+    win.close()
+    assert session.done and not session._thread.is_alive()
+    assert feed._closed and session.recorder.closed
+    items = list(read_recording(out))
+    got = [i for i in items if not isinstance(i, Event)]
+    n = sum(s.packets for s in session.status().sensors.values())
+    assert n >= 30 and as_written(got) == as_written(packets[:n])  # every packet the session saw, on disk
+    assert {(e.sensor, e.event) for e in items if isinstance(e, Event)} >= {
+        ("sacrum", "connected"), ("thoracic", "connected"), ("sacrum", "disconnected"), ("thoracic", "disconnected")}
