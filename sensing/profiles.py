@@ -497,88 +497,136 @@ class Decoder:
 
     def feed(self, payload: bytes) -> Samples:
         """Decode one notification payload -> Samples (n may be 0). Never raises for bad bytes."""
-        self.stats.packets += 1
+        return self.feed_many([payload])[0]
+
+    def feed_many(self, payloads: Sequence[bytes]) -> tuple[Samples, np.ndarray]:
+        """Decode several notification payloads (in arrival order) at once.
+
+        Returns the Samples of all of them, concatenated, and `packet_index` (n,) int64: the position in
+        `payloads` of the payload each sample came from (for byte streams: the payload that completed its
+        frame). The result, the decoder state and `stats` are exactly those of calling `feed` on each
+        payload in turn; payloads of equal length are decoded with one `np.frombuffer`. Never raises for
+        bad bytes.
+        """
+        self.stats.packets += len(payloads)
         try:
             if self.profile.framing == "stream":
-                return self._feed_stream(bytes(payload))
-            return self._feed_notification(bytes(payload))
+                parts = self._frames_stream(payloads)
+            else:
+                parts = self._frames_notification(payloads)
+            return self._convert(parts)
         except Exception:  # noqa: BLE001 - a decoder must never take the pipeline down
-            log.exception("%s: decoder failure on %d-byte payload", self.profile.name, len(payload))
-            self._reject(len(payload))
-            return self._empty
+            n_bytes = sum(len(p) for p in payloads)
+            log.exception("%s: decoder failure on %d payloads (%d bytes)", self.profile.name, len(payloads), n_bytes)
+            self.stats.bad_packets += len(payloads)
+            self.stats.bytes_skipped += n_bytes
+            return self._empty, np.zeros(0, np.int64)
 
-    def _reject(self, n_bytes: int) -> Samples:
-        self.stats.bad_packets += 1
+    def _reject(self, count: int, n_bytes: int) -> None:
+        self.stats.bad_packets += count
         self.stats.bytes_skipped += n_bytes
-        return self._empty
 
-    # notification framing: one payload = one frame (plus optional zero padding)
-    def _feed_notification(self, payload: bytes) -> Samples:
+    def _frame_samples(self, n_bytes: int) -> int | None:
+        """Samples in a notification of `n_bytes` bytes, or None when no valid frame has that length."""
         p = self.profile
-        n_bytes = len(payload)
         if p.variable_samples:
             body = n_bytes - p.header_size
-            if body <= 0 or body % p.sample_size:
-                return self._reject(n_bytes)
-            k = body // p.sample_size
-            if k > p.max_samples_per_packet:
-                return self._reject(n_bytes)
-        else:
-            k = p.samples_per_packet
+            if body <= 0 or body % p.sample_size or body // p.sample_size > p.max_samples_per_packet:
+                return None
+            return body // p.sample_size
+        size = p.frame_size()
+        if n_bytes == size or (p.pad_to and size < n_bytes <= p.pad_to):
+            return p.samples_per_packet
+        return None
+
+    # notification framing: one payload = one frame (plus optional zero padding)
+    def _frames_notification(self, payloads: Sequence[bytes]) -> list[_Frames]:
+        p = self.profile
+        by_len: dict[int, list[int]] = {}
+        for i, pl in enumerate(payloads):
+            by_len.setdefault(len(pl), []).append(i)
+        parts = []
+        for n_bytes, idx in by_len.items():
+            k = self._frame_samples(n_bytes)
+            if k is None:
+                self._reject(len(idx), len(idx) * n_bytes)
+                continue
             size = p.frame_size(k)
-            if n_bytes != size:
-                if not (p.pad_to and size < n_bytes <= p.pad_to) or payload[size:].strip(b"\0"):
-                    return self._reject(n_bytes)  # wrong length, or non-zero padding
-                payload = payload[:size]
-        arr = np.frombuffer(payload, dtype=p.dtype(k), count=1)
-        if not self._constants_ok(arr).all():
-            return self._reject(n_bytes)
-        return self._convert(arr, k)
+            rows = np.frombuffer(b"".join([bytes(payloads[i]) for i in idx]), dtype=np.uint8).reshape(len(idx), n_bytes)
+            ok = np.ones(len(idx), dtype=bool)
+            if n_bytes > size:  # zero padding only
+                ok &= ~rows[:, size:].any(axis=1)
+                rows = np.ascontiguousarray(rows[:, :size])
+            arr = rows.view(p.dtype(k)).reshape(len(idx))
+            ok &= self._constants_ok(arr)
+            if not ok.all():
+                self._reject(int((~ok).sum()), int((~ok).sum()) * n_bytes)
+            parts.append(_Frames(np.asarray(idx, dtype=np.int64)[ok], arr[ok], k))
+        return parts
 
     # byte-stream framing: cut fixed-size frames at sync bytes
-    def _feed_stream(self, payload: bytes) -> Samples:
+    def _frames_stream(self, payloads: Sequence[bytes]) -> list[_Frames]:
         p = self.profile
-        buf = self._buf
-        buf += payload
+        old = len(self._buf)
+        buf = self._buf + b"".join([bytes(pl) for pl in payloads])
+        ends = np.cumsum([len(pl) for pl in payloads]) + old  # end offset (exclusive) of each payload in buf
         size = p.frame_size()
-        syncs = (p.sync, *p.skip_frames)
-        frames: list[bytes] = []
+        starts, pos = self._scan_stream(buf, size)
+        self._buf = bytearray(buf[pos:])
+        if not starts:
+            return []
+        data = np.frombuffer(bytes(buf), dtype=np.uint8)
+        starts_np = np.asarray(starts, dtype=np.int64)
+        is_data = (data[starts_np[:, None] + np.arange(len(p.sync))] == self._sync_np).all(axis=1)
+        for s in starts_np[~is_data]:
+            self._aux_frame(bytes(buf[s : s + size]))
+        starts_np = starts_np[is_data]
+        if not len(starts_np):
+            return []
+        rows = data[starts_np[:, None] + np.arange(size)]
+        arr = rows.view(p.dtype()).reshape(len(starts_np))
+        pkt = np.searchsorted(ends, starts_np + size - 1, side="right")  # the payload completing the frame
+        ok = self._constants_ok(arr)
+        if not ok.all():
+            self._reject(int((~ok).sum()), int((~ok).sum()) * size)
+        return [_Frames(pkt[ok], arr[ok], p.samples_per_packet)]
+
+    def _scan_stream(self, buf: bytearray, size: int) -> tuple[list[int], int]:
+        """Frame start offsets in `buf` and the offset of the first byte not consumed. Garbage between
+        frames is skipped and counted (one bad packet per run, even across calls). Scanning a byte stream in
+        pieces or joined gives the same frames and counts (all sync patterns have the same length)."""
+        p = self.profile
+        n_sync = len(p.sync)
+        data = np.frombuffer(bytes(buf), dtype=np.uint8)
+        hit = np.zeros(max(len(data) - n_sync + 1, 0), dtype=bool)
+        for s in (p.sync, *p.skip_frames):
+            m = np.ones(len(hit), dtype=bool)
+            for j, byte in enumerate(s):
+                m &= data[j : j + len(hit)] == byte
+            hit |= m
+        cand = np.flatnonzero(hit).tolist()  # offsets where a (data or skip) frame may start
+        # next candidate at or after each candidate's frame end
+        after = np.searchsorted(np.asarray(cand, dtype=np.int64), np.asarray(cand, dtype=np.int64) + size).tolist()
+        n_buf, n_cand = len(buf), len(cand)
+        starts: list[int] = []
         pos = 0
-        while True:
-            if len(buf) - pos < len(p.sync):
-                break
-            if any(buf.startswith(s, pos) for s in syncs):
-                if len(buf) - pos < size:
+        i = 0  # index of the first candidate >= pos
+        while n_buf - pos >= n_sync:
+            if i < n_cand and cand[i] == pos:
+                if n_buf - pos < size:
                     break
-                frame = bytes(buf[pos : pos + size])
-                pos += size
-                if frame.startswith(p.sync):
-                    frames.append(frame)
-                else:
-                    self._aux_frame(frame)
+                starts.append(pos)
                 self._skipping = False
+                pos += size
+                i = after[i]
                 continue
-            # resync: jump to the next candidate sync byte sequence
-            nxt = min((i for i in (buf.find(s, pos + 1) for s in syncs) if i >= 0), default=-1)
-            if nxt < 0:
-                nxt = max(pos + 1, len(buf) - (len(p.sync) - 1))
+            nxt = cand[i] if i < n_cand else max(pos + 1, n_buf - (n_sync - 1))
             self.stats.bytes_skipped += nxt - pos
-            if not self._skipping:  # one bad packet per run of garbage, even across payloads
+            if not self._skipping:
                 self.stats.bad_packets += 1
                 self._skipping = True
             pos = nxt
-        del buf[:pos]
-        if not frames:
-            return self._empty
-        arr = np.frombuffer(b"".join(frames), dtype=p.dtype())
-        ok = self._constants_ok(arr)
-        if not ok.all():
-            self.stats.bad_packets += int((~ok).sum())
-            self.stats.bytes_skipped += int((~ok).sum()) * size
-            arr = arr[ok]
-            if len(arr) == 0:
-                return self._empty
-        return self._convert(arr, p.samples_per_packet)
+        return starts, pos
 
     def _aux_frame(self, frame: bytes) -> None:
         self.stats.aux_frames += 1
@@ -598,53 +646,88 @@ class Decoder:
             ok &= (vals == f.value) if vals.ndim == 1 else (vals == f.value).all(axis=1)
         return ok
 
-    def _convert(self, arr: np.ndarray, k: int) -> Samples:
+    def _convert(self, parts: list[_Frames]) -> tuple[Samples, np.ndarray]:
+        """Valid frames (grouped by samples per frame) -> Samples in packet order, and packet index (n,).
+        Frames with absurd values are rejected here; counters and timestamps are unwrapped in order."""
         p = self.profile
-        n_frames = len(arr)
-        n = n_frames * k
-        if p.sample_layout == "interleaved":
-            acc_raw = arr["samples"][self._acc.name]
-            gyr_raw = arr["samples"][self._gyr.name]
-        else:
-            acc_raw = arr["p_" + self._acc.name]
-            gyr_raw = arr["p_" + self._gyr.name]
-        with np.errstate(invalid="ignore", over="ignore"):
-            acc = acc_raw.reshape(n, 3).astype(np.float64) * self._acc.si_scale
-            gyr = gyr_raw.reshape(n, 3).astype(np.float64) * self._gyr.si_scale
-            # float payloads: NaN, inf or physically absurd values mean garbage, not motion
-            ok = ((np.abs(acc) <= MAX_ACC).all(axis=1) & (np.abs(gyr) <= MAX_GYR).all(axis=1))
-        ok = ok.reshape(n_frames, k).all(axis=1)
-        if not ok.all():
-            n_bad = int((~ok).sum())
-            self.stats.bad_packets += n_bad
-            self.stats.bytes_skipped += n_bad * arr.dtype.itemsize
-            arr = arr[ok]
-            keep = np.repeat(ok, k)
-            acc, gyr = acc[keep], gyr[keep]
-            n_frames, n = len(arr), len(arr) * k
+        pk, acc, gyr, counts, seq_raw, time_raw = [], [], [], [], [], []
+        for fr in parts:
+            arr, k = fr.arr, fr.k
+            n_frames = len(arr)
             if n_frames == 0:
-                return self._empty
+                continue
+            if p.sample_layout == "interleaved":
+                a_raw, g_raw = arr["samples"][self._acc.name], arr["samples"][self._gyr.name]
+            else:
+                a_raw, g_raw = arr["p_" + self._acc.name], arr["p_" + self._gyr.name]
+            with np.errstate(invalid="ignore", over="ignore"):
+                a = a_raw.reshape(n_frames * k, 3).astype(np.float64) * self._acc.si_scale
+                g = g_raw.reshape(n_frames * k, 3).astype(np.float64) * self._gyr.si_scale
+                # float payloads: NaN, inf or physically absurd values mean garbage, not motion
+                ok = (np.abs(a) <= MAX_ACC).all(axis=1) & (np.abs(g) <= MAX_GYR).all(axis=1)
+            ok = ok.reshape(n_frames, k).all(axis=1)
+            if not ok.all():
+                self._reject(int((~ok).sum()), int((~ok).sum()) * arr.dtype.itemsize)
+                keep = np.repeat(ok, k)
+                arr, a, g = arr[ok], a[keep], g[keep]
+                if len(arr) == 0:
+                    continue
+            pk.append(fr.packet[ok])
+            acc.append(a)
+            gyr.append(g)
+            counts.append(np.full(len(arr), k, dtype=np.int64))
+            if self._seq_field is not None:
+                raw = arr["h_" + self._seq_field.name].astype(np.int64)
+                seq_raw.append(raw * k if self._seq_field.counts == "packets" else raw)
+            if self._time_field is not None:
+                time_raw.append(arr["h_" + self._time_field.name].astype(np.int64))
+        if not pk:
+            return self._empty, np.zeros(0, np.int64)
+        if len(pk) == 1:  # one frame length (the usual case): already in arrival order
+            return self._finish(pk[0], counts[0], acc[0], gyr[0], seq_raw, time_raw, uniform=True)
+        # several frame lengths: back to arrival order
+        frame_pk, k_frame = np.concatenate(pk), np.concatenate(counts)
+        order = np.argsort(frame_pk, kind="stable")
+        first = np.cumsum(k_frame) - k_frame
+        sample_order = np.repeat(first[order], k_frame[order]) + _ramp(k_frame[order])
+        seq_raw = [np.concatenate(seq_raw)[order]] if seq_raw else []
+        time_raw = [np.concatenate(time_raw)[order]] if time_raw else []
+        return self._finish(frame_pk[order], k_frame[order], np.concatenate(acc)[sample_order],
+                            np.concatenate(gyr)[sample_order], seq_raw, time_raw, uniform=False)
+
+    def _finish(self, frame_pk: np.ndarray, k_frame: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                seq_raw: list[np.ndarray], time_raw: list[np.ndarray], *, uniform: bool
+                ) -> tuple[Samples, np.ndarray]:
+        """Frames in arrival order (packet index and samples per frame, (m,); `uniform`: all frames hold
+        the same number of samples), their samples, and raw counters / timestamps (one array or none)
+        -> unwrapped Samples and per-sample packet index."""
+        p = self.profile
+        n_frames, n = len(frame_pk), len(acc)
+        k0 = int(k_frame[0])
+        within = np.tile(np.arange(k0), n_frames) if uniform else _ramp(k_frame)  # sample index in its frame
         seq = tdev = None
         if self._seq_field is not None:
             f = self._seq_field
-            raw = arr["h_" + f.name].astype(np.int64)
             modulus = 1 << (8 * _np_type(f.type, p.byte_order).itemsize)
-            if f.counts == "packets":
-                raw, modulus = raw * k, modulus * k
-            first = self._unwrap_seq(raw, modulus)
-            seq = (first[:, None] + np.arange(k)[None, :]).reshape(n)
+            raw = seq_raw[0]
+            if f.counts == "packets":  # raw holds counter * k, wrapping at modulus * k: unwrap runs of equal k
+                cuts = np.flatnonzero(np.diff(k_frame)) + 1
+                first = np.concatenate([self._unwrap_seq(r, modulus * int(kk[0]))
+                                        for r, kk in zip(np.split(raw, cuts), np.split(k_frame, cuts), strict=True)])
+            else:
+                first = self._unwrap_seq(raw, modulus)
+            seq = np.repeat(first, k_frame) + within
         if self._time_field is not None:
             f = self._time_field
-            raw = arr["h_" + f.name].astype(np.int64)
             modulus = 1 << (8 * _np_type(f.type, p.byte_order).itemsize)
-            ref = self._unwrap_time(raw, modulus) * f.si_scale
-            offs = np.arange(k) / self.rate_hz
+            ref = self._unwrap_time(time_raw[0], modulus) * f.si_scale
+            offs = within / self.rate_hz
             if f.sample == "last":
-                offs = offs - offs[-1]
-            tdev = (ref[:, None] + offs[None, :]).reshape(n)
+                offs = offs - (np.repeat(k_frame, k_frame) - 1) / self.rate_hz
+            tdev = np.repeat(ref, k_frame) + offs
         self.stats.frames += n_frames
         self.stats.samples += n
-        return Samples(acc, gyr, seq, tdev)
+        return Samples(acc, gyr, seq, tdev), (frame_pk if k0 == 1 and uniform else np.repeat(frame_pk, k_frame))
 
     def _unwrap_seq(self, raw: np.ndarray, modulus: int) -> np.ndarray:
         out, self._seq_last, self._seq_unwrapped = _unwrap(raw, modulus, self._seq_last, self._seq_unwrapped)
@@ -668,6 +751,24 @@ def _unwrap(raw: np.ndarray, modulus: int, last_raw: int | None, last_out: int):
     steps = np.where(steps > modulus // 2, steps - modulus, steps)
     out = base_out + np.cumsum(steps)
     return out, int(raw[-1]), int(out[-1])
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """Valid frames of one length: packet (m,) index of the payload each came from, arr (m,) structured
+    frames, k samples per frame."""
+
+    packet: np.ndarray
+    arr: np.ndarray
+    k: int
+
+
+def _ramp(counts: np.ndarray) -> np.ndarray:
+    """0..c-1 for each count c, concatenated: (sum(counts),) int64."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
 
 
 # ----------------------------------------------------------------------------------------------------------
