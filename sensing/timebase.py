@@ -132,12 +132,269 @@ class Timebase:
     def update_many(self, t_host_arrival: Sequence[float], packets: Sequence[Samples]
                     ) -> tuple[np.ndarray, list[Gap]]:
         """`update` over several notifications; returns the concatenated times and gaps."""
-        ts, gaps = [], []
-        for y, s in zip(t_host_arrival, packets, strict=True):
-            t, g = self.update(y, s)
-            ts.append(t)
-            gaps += g
-        return (np.concatenate(ts) if ts else np.zeros(0)), gaps
+        if not packets:
+            return np.zeros(0), []
+        counts = np.array([len(s) for s in packets], dtype=np.int64)
+        return self.update_packets(t_host_arrival, Samples.concat(packets), np.repeat(np.arange(len(packets)), counts))
+
+    def update_packets(self, t_host_arrival: Sequence[float] | np.ndarray, samples: Samples,
+                       packet_index: np.ndarray) -> tuple[np.ndarray, list[Gap]]:
+        """Batch `update`: P notifications at once, vectorised.
+
+        t_host_arrival: (P,) host arrival seconds of each notification, in arrival order.
+        samples: all their samples, concatenated (n total). packet_index: (n,) non-decreasing index into
+        t_host_arrival of the notification each sample came from (notifications without samples are
+        simply absent, as `Decoder.feed_many` returns them).
+        Returns host times (n,) and the gaps, and leaves the state, exactly as `update` called once per
+        notification would (times agree to rounding, ~1e-12 s).
+        """
+        y_all = np.asarray(t_host_arrival, dtype=float)
+        self.n_packets += len(y_all)
+        n = len(samples)
+        if n == 0:
+            return np.zeros(0), []
+        pidx = np.asarray(packet_index, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, pidx[1:] != pidx[:-1]])
+        counts = np.diff(np.r_[starts, n])
+        y = y_all[pidx[starts]]
+        if samples.seq is not None:
+            u, reset, gap_at, gap_n = self._coordinate_seq(samples, starts)
+        elif samples.device_time_s is not None:
+            u, reset, gap_at, gap_n = self._coordinate_time(samples, starts, counts)
+        else:
+            u, reset = (self._k + np.arange(n)) * (1.0 / self.rate_hz), np.zeros(len(starts), dtype=bool)
+            gap_at, gap_n = np.zeros(0, np.int64), np.zeros(0, np.int64)
+            self._k += n
+        first_last_t = self._last_t
+        mode = "seq" if samples.seq is not None else "time" if samples.device_time_s is not None else "none"
+        t, u, more_at, more_n = self._envelope_emit(u, starts, counts, y, reset, mode)
+        if len(more_at):
+            gap_at, gap_n = np.r_[gap_at, more_at].astype(np.int64), np.r_[gap_n, more_n].astype(np.int64)
+            order = np.argsort(gap_at, kind="stable")
+            gap_at, gap_n = gap_at[order], gap_n[order]
+        gaps: list[Gap] = []
+        for i, k in zip(gap_at.tolist(), gap_n.tolist(), strict=True):
+            before = float(t[i - 1]) if i > 0 else first_last_t
+            gaps.append((before if before is not None else float(t[i]), float(t[i]), int(k)))
+        self.lost_samples += int(gap_n.sum())
+        self.gaps.extend(gaps)
+        self.n_samples += n
+        return t, gaps
+
+    # -- batch: device coordinates --------------------------------------------------------------------------
+    def _coordinate_seq(self, s: Samples, starts: np.ndarray):
+        """u (n,), device reset before packet (m,), gap sample indices and sizes; as `_device_coordinate`."""
+        period = 1.0 / self.rate_hz
+        seq = np.asarray(s.seq, dtype=np.int64)
+        u = np.asarray(s.device_time_s, dtype=float) if s.device_time_s is not None else seq * period
+        prev = self._last_seq
+        steps = np.diff(seq, prepend=seq[0] - 1 if prev is None else prev)
+        reset = np.add.reduceat((steps <= 0).astype(np.int64), starts) > 0
+        u_before = np.r_[np.nan if self._last_u is None else self._last_u, u[starts[1:] - 1]]
+        with np.errstate(invalid="ignore"):
+            reset |= u[starts] < u_before - 1.0
+        steps[starts[reset]] = 1  # after a reset the counter starts afresh
+        gap_at = np.flatnonzero(steps > 1)
+        self._last_seq = int(seq[-1])
+        return u, reset, gap_at, steps[gap_at] - 1
+
+    def _coordinate_time(self, s: Samples, starts: np.ndarray, counts: np.ndarray):
+        """Timestamp-only firmware: smoothed u (n,), resets, gaps (see `_device_coordinate`)."""
+        period = 1.0 / self.rate_hz
+        raw = np.asarray(s.device_time_s, dtype=float)
+        prev = self._last_raw_u
+        u_before = np.r_[np.nan if prev is None else prev, raw[starts[1:] - 1]]
+        with np.errstate(invalid="ignore"):
+            reset = raw[starts] < u_before - 0.5 * period
+        steps = np.diff(raw, prepend=raw[0] - period if prev is None else prev) * self.rate_hz
+        fresh = starts[reset | np.isnan(u_before)]  # first samples without a predecessor
+        steps[fresh] = (raw[fresh] - (raw[fresh] - period)) * self.rate_hz
+        gap_at = np.flatnonzero(steps > 1.5)
+        gap_n = np.round(steps[gap_at]).astype(np.int64) - 1
+        self._last_raw_u = float(raw[-1])
+        k = self._k - 1 + np.cumsum(np.maximum(np.round(steps), 1).astype(np.int64))
+        self._k = int(k[-1]) + 1
+        return self._smooth_many(k, raw, starts, counts, reset), reset, gap_at, gap_n
+
+    def _smooth_many(self, k: np.ndarray, u: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+                     reset: np.ndarray) -> np.ndarray:
+        """`_smooth_device_time` over many packets: the per-packet forgetting recursion of the running
+        sums runs through `scipy.signal.lfilter` (the same arithmetic, in C)."""
+        from scipy.signal import lfilter
+
+        out = u.copy()
+        m, n = len(starts), len(u)
+        cuts = np.flatnonzero(reset).tolist()
+        if self._ls is None and (not cuts or cuts[0] != 0):
+            cuts = [0, *cuts]
+        bounds = [0, *[c for c in cuts if c > 0], m]
+        for j0, j1 in zip(bounds[:-1], bounds[1:], strict=True):
+            a, b = int(starts[j0]), int(starts[j1]) if j1 < m else n
+            if j0 in cuts:
+                self._ls = [int(k[a]), float(u[a]), 0.0, 0.0, 0.0, 0.0, 0.0]
+            k0, u0, *acc = self._ls
+            loc = starts[j0:j1] - a
+            x, z = (k[a:b] - k0).astype(float), u[a:b] - u0
+            cnt = counts[j0:j1]
+            inc = [cnt.astype(float), np.add.reduceat(x, loc), np.add.reduceat(z, loc),
+                   np.add.reduceat(x * x, loc), np.add.reduceat(x * z, loc)]
+            sums = [np.empty(j1 - j0) for _ in inc]
+            runs = np.flatnonzero(np.diff(cnt)) + 1
+            for r0, r1 in zip(np.r_[0, runs].tolist(), np.r_[runs, j1 - j0].tolist(), strict=True):
+                forget = math.exp(-int(cnt[r0]) / (self.window_s * self.rate_hz))
+                for q in range(5):
+                    sums[q][r0:r1] = lfilter([1.0], [1.0, -forget], inc[q][r0:r1], zi=[acc[q] * forget])[0]
+                    acc[q] = float(sums[q][r1 - 1])
+            self._ls = [k0, u0, *acc]
+            sw, sk, su, skk, sku = sums
+            det = sw * skk - sk * sk
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slope = (sw * sku - sk * su) / det
+                icpt = (su - slope * sk) / sw
+            raw_pk = (sw < 2 * self.rate_hz) | (det <= 0)
+            per = np.repeat(np.arange(j1 - j0), cnt)
+            fit = u0 + icpt[per] + slope[per] * x
+            out[a:b] = np.where(raw_pk[per], u[a:b], fit)
+        return out
+
+    # -- batch: envelope and emission -----------------------------------------------------------------------
+    def _envelope_emit(self, u: np.ndarray, starts: np.ndarray, counts: np.ndarray, y: np.ndarray,
+                       reset: np.ndarray, mode: str):
+        """Lower-envelope fit and emitted times over many packets, one envelope block per step.
+
+        Inside a block the slope is fixed, the offset is the running minimum, and the emitted offset
+        follows it under the slew limit (closed form). Counterless firmware: lost data is detected here
+        (arrival lag), which shifts u. Returns t (n,), u (n,), and the gaps found here (sample index, n)."""
+        counterless = mode == "none"
+        n, m = len(u), len(starts)
+        ends = starts + counts
+        t = np.empty(n)
+        ul = u[ends - 1]
+        bid = np.floor(ul / self.block_s)
+        gap_at: list[int] = []
+        gap_n: list[int] = []
+        period = 1.0 / self.rate_hz
+        new_block = np.r_[True, bid[1:] != bid[:-1]] | reset
+        nxt_bound = _next_true(new_block)  # for each packet, the next packet starting a block (or m)
+        j = 0
+        while j < m:
+            if reset[j]:
+                self._device_reset("counter went backwards" if mode == "seq" else "device clock went backwards")
+            if counterless and self._a is not None:
+                lag = float(y[j] - (self._a + self._b * ul[j]))
+                typical = float(np.median(self._recent_lag)) if self._recent_lag else 0.0
+                if lag > self.gap_threshold_s + typical:
+                    lost = max(1, int(round((lag - typical) / (self._b * period))))
+                    a0 = int(starts[j])
+                    u[a0:ends[j]] = u[a0:ends[j]] + lost * period
+                    if j + 1 < m:
+                        b0 = int(starts[j + 1])
+                        u[b0:] = (self._k - (n - b0) + lost + np.arange(n - b0)) * period
+                    self._k += lost
+                    ul = u[ends - 1]
+                    bid = np.floor(ul / self.block_s)
+                    new_block[j + 1:] = bid[j + 1:] != bid[j:-1]
+                    nxt_bound = _next_true(new_block)
+                    gap_at.append(a0)
+                    gap_n.append(lost)
+                    self._restart_envelope()
+                else:
+                    self._recent_lag.append(lag)
+            e = int(nxt_bound[j + 1]) if j + 1 < m else m
+            # add_point for packet j: a new block closes the current one and refits
+            cur = self._cur
+            if cur is not None and bid[j] != cur[0]:
+                self._blocks.append(cur)
+                while self._blocks and self._blocks[0][1] < ul[j] - self.window_s:
+                    self._blocks.popleft()
+                cur = None
+                self._refit()
+            b = self._b
+            vals = y[j:e] - b * ul[j:e]
+            if cur is not None:
+                run = np.minimum.accumulate(np.r_[cur[2] - b * cur[1], vals])[1:]
+            else:
+                run = np.minimum.accumulate(vals)
+            a_pk = run if self._a is None else np.minimum(self._a, run)
+            if counterless and e - j > 1:  # lag of packets j+1.. against the offset before them
+                lags = y[j + 1:e] - (a_pk[:-1] + b * ul[j + 1:e])
+                q = self._first_lag_gap(lags)
+                if q is not None:
+                    e = j + 1 + q
+                    run, a_pk, vals = run[: e - j], a_pk[: e - j], vals[: e - j]
+                    lags = lags[:q]
+                self._recent_lag.extend(lags.tolist())
+            # the block's minimum point (first occurrence, as the strict '<' update keeps it)
+            i_min = int(np.argmin(vals))
+            if cur is None or vals[i_min] < cur[2] - b * cur[1]:
+                cur = (bid[j], float(ul[j + i_min]), float(y[j + i_min]))
+            self._cur = cur
+            self._a = float(a_pk[-1])
+            self._emit_many(t, u, starts[j:e], ends[j:e], ul[j:e], a_pk)
+            self._last_u = float(ul[e - 1])
+            self._last_t = float(t[ends[e - 1] - 1])
+            j = e
+        return t, u, np.array(gap_at, dtype=np.int64), np.array(gap_n, dtype=np.int64)
+
+    def _first_lag_gap(self, lags: np.ndarray) -> int | None:
+        """Index of the first lag that `_device_coordinate` would call lost data (counterless), given the
+        recent lags before it; None when there is none."""
+        lo = min(0.0, float(lags.min()), min(self._recent_lag, default=0.0))
+        for q in np.flatnonzero(lags > self.gap_threshold_s + lo).tolist():
+            window = (list(self._recent_lag) + lags[:q].tolist())[-self._recent_lag.maxlen:]
+            typical = float(np.median(window)) if window else 0.0
+            if lags[q] > self.gap_threshold_s + typical:
+                return q
+        return None
+
+    def _emit_many(self, t: np.ndarray, u: np.ndarray, s0: np.ndarray, s1: np.ndarray, ul: np.ndarray,
+                   a_pk: np.ndarray) -> None:
+        """`_emit` for consecutive packets of one block (slope fixed, offset `a_pk` non-increasing after
+        the first): writes t[s0[p]:s1[p]]. The emitted offset o = t - b·u moves towards the target offset
+        by at most slew·Δu per packet; with a non-increasing target that rate limiter has a closed form."""
+        b, slew = self._b, self.slew
+        m = len(a_pk)
+        seg = slice(int(s0[0]), int(s1[-1]))
+        per = np.repeat(np.arange(m), s1 - s0)
+        if self._last_t is None or self._last_u is None:
+            o_prev0, u_prev0 = None, None
+        else:
+            o_prev0, u_prev0 = self._last_t - b * self._last_u, self._last_u
+        # emitted offset after each packet
+        o = np.empty(m)
+        if o_prev0 is None:
+            o[0] = a_pk[0]
+        else:
+            s_first = slew * max(ul[0] - u_prev0, 0.0)
+            o[0] = o_prev0 + min(max(a_pk[0] - o_prev0, -s_first), s_first)
+        if m > 1:
+            s = slew * np.maximum(np.diff(ul), 0.0)
+            c = np.cumsum(s)  # c[i] belongs to packet i + 1
+            rising = o[0] + c
+            hit = np.flatnonzero(rising >= a_pk[1:])
+            r = int(hit[0]) + 1 if len(hit) else m  # first packet where the offset reaches the target
+            o[1:r] = rising[: r - 1]
+            if r < m:
+                o_before = o[r - 1]
+                o[r] = o_before + min(max(a_pk[r] - o_before, -s[r - 1]), s[r - 1])
+                if r + 1 < m:
+                    cc = c[r - 1:] - c[r - 1]  # cumulative slew from packet r
+                    o[r + 1:] = np.maximum.accumulate(np.r_[o[r], a_pk[r + 1:] + cc[1:]])[1:] - cc[1:]
+        # per-sample times from the offset before each packet
+        us = u[seg]
+        if o_prev0 is None:
+            o_before_pk = np.r_[np.nan, o[:-1]]
+            u_before_pk = np.r_[np.nan, ul[:-1]]
+        else:
+            o_before_pk = np.r_[o_prev0, o[:-1]]
+            u_before_pk = np.r_[u_prev0, ul[:-1]]
+        ob, ub, ap = o_before_pk[per], u_before_pk[per], a_pk[per]
+        lim = slew * np.maximum(us - ub, 0.0)
+        out = b * us + ob + np.clip(ap - ob, -lim, lim)
+        if o_prev0 is None:  # first packet after a (re)start: the target itself
+            k0 = int(s1[0] - s0[0])
+            out[:k0] = a_pk[0] + b * us[:k0]
+        t[seg] = out
 
     # -- device coordinate and gaps ------------------------------------------------------------------------
     def _device_coordinate(self, s: Samples, y: float) -> tuple[np.ndarray, list[int], list[int]]:
@@ -276,8 +533,16 @@ class Timebase:
         return target - math.copysign(1.0, err) * remaining
 
 
+def _next_true(flags: np.ndarray) -> np.ndarray:
+    """For each i, the smallest j >= i with flags[j] (len(flags) if none): (len(flags),) int64."""
+    m = len(flags)
+    idx = np.where(flags, np.arange(m), m)
+    return np.minimum.accumulate(idx[::-1])[::-1]
+
+
 def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Indices of the lower convex hull of points sorted by x (monotone chain)."""
+    x, y = x.tolist(), y.tolist()  # Python floats: the same arithmetic, several times faster to index
     hull: list[int] = []
     for i in range(len(x)):
         while len(hull) >= 2:
