@@ -633,7 +633,8 @@ class Session:
         label: recording label.
         ring_s: seconds of frames kept for the views (fixed memory).
         batch_s: the loop feeds the tracker at most this often (packets arriving meanwhile are fed
-            together; output is identical, the tracker is chunk-invariant); 0 = after every packet.
+            together; output is identical, the tracker is chunk-invariant); 0 = after every packet
+            (lowest latency). Sources replaying as fast as possible are always fed in batches.
         clock: session clock (``now()``, ``async sleep()``) for `--duration` and event stamps.
         max_events: event-log length kept for `events_since` (older events drop out).
 
@@ -650,7 +651,7 @@ class Session:
         record_to: str | Path | None = None,
         label: str = "",
         ring_s: float = 30.0,
-        batch_s: float = 0.01,
+        batch_s: float = 0.0,
         clock: Clock | None = None,
         max_events: int = 10000,
     ) -> None:
@@ -828,7 +829,7 @@ class Session:
             async with self.source:
                 self._set_state("running")
                 async for pkt in self.source:
-                    self.ingest(pkt, flush=self.batch_s <= 0)
+                    self.ingest(pkt, flush=self.batch_s <= 0 and self.source.speed is not None)
                     if self._n_pending and self._flush_handle is None:
                         self._flush_handle = self._loop.call_later(self.batch_s, self.flush)
                 self.finish()
