@@ -9,7 +9,7 @@ analysed offline goes through exactly the decoding and timing the live session u
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,18 @@ class SensorStream:
         t, gaps = self.timebase.update(pkt.t_host, samples)
         return SampleBlock(self.sensor, t, samples.acc, samples.gyr, gaps)
 
+    def feed_many(self, t_host: Sequence[float], payloads: Sequence[bytes]) -> SampleBlock | None:
+        """Decode and time many packets of this sensor at once (arrival order): t_host (P,) host arrival
+        seconds, payloads (P,). The same samples, times and gaps as `feed` on each packet in turn, in
+        one block; None when none of them carried samples."""
+        samples, packet_index = self.decoder.feed_many(payloads)
+        if len(samples) == 0:
+            return None
+        # like `feed`, the timebase only sees packets that carried samples
+        used, index = np.unique(packet_index, return_inverse=True)
+        t, gaps = self.timebase.update_packets(np.asarray(t_host, dtype=float)[used], samples, index)
+        return SampleBlock(self.sensor, t, samples.acc, samples.gyr, gaps)
+
     @property
     def lost_samples(self) -> int:
         return self.timebase.lost_samples
@@ -77,18 +89,34 @@ def streams_from_header(header: Mapping, *, source: str = "recording") -> dict[s
     return out
 
 
-def decode_packets(packets: Iterable[RawPacket], streams: Mapping[str, SensorStream]) -> dict[str, SensorSeries]:
-    """Decode and time a whole packet sequence into one SensorSeries per sensor."""
+def decode_packets(packets: Iterable[RawPacket], streams: Mapping[str, SensorStream], *,
+                   chunk_packets: int = 100_000) -> dict[str, SensorSeries]:
+    """Decode and time a whole packet sequence into one SensorSeries per sensor.
+
+    Packets are gathered per sensor and decoded `chunk_packets` at a time with `SensorStream.feed_many`
+    (vectorised; the result equals feeding them one by one)."""
     parts: dict[str, list[SampleBlock]] = {name: [] for name in streams}
+    pending: dict[str, tuple[list[float], list[bytes]]] = {name: ([], []) for name in streams}
+
+    def flush(name: str) -> None:
+        times, payloads = pending[name]
+        if payloads:
+            block = streams[name].feed_many(times, payloads)
+            if block is not None:
+                parts[name].append(block)
+            pending[name] = ([], [])
+
     for pkt in packets:
-        stream = streams.get(pkt.sensor)
-        if stream is None:
+        queue = pending.get(pkt.sensor)
+        if queue is None:
             continue
-        block = stream.feed(pkt)
-        if block is not None:
-            parts[pkt.sensor].append(block)
+        queue[0].append(pkt.t_host)
+        queue[1].append(pkt.payload)
+        if len(queue[1]) >= chunk_packets:
+            flush(pkt.sensor)
     out = {}
     for name, blocks in parts.items():
+        flush(name)
         if not blocks:
             continue
         t = np.concatenate([b.t for b in blocks])

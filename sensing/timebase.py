@@ -279,7 +279,7 @@ class Timebase:
         j = 0
         while j < m:
             if reset[j]:
-                self._device_reset("counter went backwards" if mode == "seq" else "device clock went backwards")
+                self._restart_clock_fit("counter went backwards" if mode == "seq" else "device clock went backwards")
             if counterless and self._a is not None:
                 lag = float(y[j] - (self._a + self._b * ul[j]))
                 typical = float(np.median(self._recent_lag)) if self._recent_lag else 0.0
@@ -470,12 +470,17 @@ class Timebase:
         return u0 + icpt + slope * x
 
     def _device_reset(self, why: str) -> None:
+        self._restart_clock_fit(why)
+        self._last_raw_u = None
+        self._ls = None
+
+    def _restart_clock_fit(self, why: str) -> None:
+        """The part of a device reset that the envelope pass does (the batch path has already handled
+        the device-coordinate state by then)."""
         log.warning("timebase: %s; restarting the clock fit", why)
         self.resets += 1
         self._reset_fit(slope=1.0)
         self._last_u = None
-        self._last_raw_u = None
-        self._ls = None
 
     # -- lower-envelope fit -------------------------------------------------------------------------------
     def _reset_fit(self, slope: float) -> None:
@@ -505,6 +510,9 @@ class Timebase:
         self._a = a_cur if self._a is None else min(self._a, a_cur)
 
     def _refit(self) -> None:
+        if not self._blocks:  # u jumped by more than the window (e.g. a bogus stamp): start from this block
+            self._a = None
+            return
         pts = np.array([(b[1], b[2]) for b in self._blocks])
         u, y = pts[:, 0], pts[:, 1]
         lo, hi = 1.0 - self.max_drift, 1.0 + self.max_drift
