@@ -559,6 +559,11 @@ class FrameRing:
             self._n = 0
             self._head = 0
 
+    def newest_t(self) -> float | None:
+        """Time of the newest frame (s), or None when empty."""
+        with self._lock:
+            return float(self._buf[(self._head - 1) % len(self._buf), 0]) if self._n else None
+
     def latest(self, last_s: float | None = None) -> np.ndarray:
         """A copy of the held frames in time order; with last_s only those within last_s of the newest."""
         with self._lock:
@@ -753,10 +758,11 @@ class Session:
             gyr = np.vstack([p[2] for p in parts])
             out = self.tracker.feed(sensor, t, acc, gyr)
             self._publish(out.frames, out.events, now)
-            recent = self._sensors[sensor].recent
-            recent.append((float(t[0]), float(t[-1]), len(t)))
-            while len(recent) > 1 and recent[0][1] < t[-1] - _RATE_WINDOW_S:
-                recent.popleft()
+            with self._lock:  # status() reads it from the window's thread
+                recent = self._sensors[sensor].recent
+                recent.append((float(t[0]), float(t[-1]), len(t)))
+                while len(recent) > 1 and recent[0][1] < t[-1] - _RATE_WINDOW_S:
+                    recent.popleft()
 
     def finish(self) -> None:
         """End of the stream: feed what is pending and close the rep in progress (once)."""
@@ -993,13 +999,12 @@ class Session:
             src = self.source
             if state == "running" and src.controllable and src.paused:
                 state = "paused"
-            newest = self.ring.latest(0.0)
             return SessionStatus(
                 state=state,
                 source=src.kind,
                 calibrated=self.tracker.calibration is not None,
                 sensors=sensors,
-                t_s=float(newest[-1, 0]) if len(newest) else None,
+                t_s=self.ring.newest_t(),
                 reps=len(self._reps),
                 position_s=src.position_s,
                 duration_s=src.duration_s,

@@ -123,6 +123,7 @@ def test_frame_ring_keeps_the_newest_rows_in_order():
     np.testing.assert_array_equal(ring.latest(last_s=1.5), rows[10:12])
     ring.extend(np.column_stack([np.arange(20.0, 40.0), np.ones((20, 3))]))  # more than the capacity at once
     assert ring.latest()[:, 0].tolist() == [35.0, 36.0, 37.0, 38.0, 39.0]
+    assert ring.newest_t() == 39.0 and FrameRing(3).newest_t() is None
 
 
 def test_simulated_feed_releases_packets_at_their_arrival_times():
