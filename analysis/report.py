@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analysis.faults import cue
 
-_COLS = (
+REP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rep", "index"),
     ("depth°", "depth_deg"),
     ("trunk top°", "trunk_top_deg"),
@@ -12,6 +12,7 @@ _COLS = (
     ("lumbar top°", "lumbar_top_deg"),
     ("rounding°", "lumbar_flexion_max_deg"),
 )
+"""(heading, analyzer-JSON key) of the per-rep table: the text report, the terminal view and the window."""
 
 
 def _cell(value, width: int) -> str:
@@ -33,9 +34,9 @@ def format_report(result: dict, *, title: str = "") -> str:
         f"exercise: {result['exercise']}  ·  neutral standing {cal['neutral_start_s']:.1f}–{cal['neutral_end_s']:.1f} s"
         f" ({cal['quality']})  ·  {sensors}"
     )
-    lines.append("  ".join(h for h, _ in _COLS) + "  faults")
+    lines.append("  ".join(h for h, _ in REP_COLUMNS) + "  faults")
     for rep in result["reps"]:
-        cells = [_cell(rep[key], len(h)) for h, key in _COLS]
+        cells = [_cell(rep[key], len(h)) for h, key in REP_COLUMNS]
         faults = ", ".join(
             f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep["faults"]
         )

@@ -12,21 +12,11 @@ import sys
 from typing import TextIO
 
 from analysis.faults import FAULTS
+from analysis.report import REP_COLUMNS
 from analysis.tracker import Alert, Calibrated, Rep
 from hinge.runner import Session, SessionStatus
 
 _KIND_OF_METRIC = {metric: kind for kind, (metric, _cue) in FAULTS.items()}
-
-REP_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("rep", "index"),
-    ("depth°", "depth_deg"),
-    ("trunk top°", "trunk_top_deg"),
-    ("pelvis top°", "pelvis_top_deg"),
-    ("lumbar top°", "lumbar_top_deg"),
-    ("rounding°", "lumbar_flexion_max_deg"),
-)
-"""(heading, analyzer-JSON key) of the per-rep table, shared by the window and the terminal."""
-
 
 def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
     """Per REP_COLUMNS: (text, severity of the fault judged on that metric: 'fault', 'caution', None)."""

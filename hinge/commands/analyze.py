@@ -24,6 +24,12 @@ def add_arguments(p) -> None:
     p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
     p.add_argument("--json", action="store_true", help="print the analyzer JSON instead of the table")
     p.add_argument("--out", help="also write the analyzer JSON to this file")
+    add_limit_argument(p)
+    p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
+
+
+def add_limit_argument(p) -> None:
+    """--limit KIND=CAUTION,FAULT (repeatable): fault limits in degrees, for every command that judges reps."""
     p.add_argument(
         "--limit",
         action="append",
@@ -31,7 +37,6 @@ def add_arguments(p) -> None:
         metavar="KIND=CAUTION,FAULT",
         help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
     )
-    p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
 
 
 def parse_limits(items: list[str]) -> FaultLimits:

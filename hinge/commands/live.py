@@ -13,8 +13,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from analysis.faults import FAULTS
 from analysis.pipeline import Settings
+from hinge.commands.analyze import add_limit_argument
 from hinge.errors import UserError
 from hinge.runner import DEFAULT_PROFILE, BleFeed, EmulatedFeed, Session, has_display, simulated_set
 
@@ -29,13 +29,7 @@ def add_view_arguments(p) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--screenshot", metavar="PNG", help="save the window as PNG when it stops (works without a display)")
     p.add_argument("--terminal", action="store_true", help="terminal view even when a display is available")
-    p.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="KIND=CAUTION,FAULT",
-        help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
-    )
+    add_limit_argument(p)
 
 
 def add_arguments(p) -> None:
@@ -48,7 +42,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="FILE", help="recording to write (default: hinge-<exercise>-<time>.jsonl here)")
     p.add_argument("--no-record", action="store_true", help="do not record the set")
     p.add_argument(
-        "--emulated", action="store_true",
+        "--emulated",
+        action="store_true",
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
     add_view_arguments(p)
@@ -85,8 +80,14 @@ def present(session: Session, args, *, title: str) -> int:
             want_window = False
     try:
         if want_window:
-            run_window(session, title=title, duration_s=args.duration, screenshot=args.screenshot,
-                       close_when_done=offscreen, echo=offscreen)
+            run_window(
+                session,
+                title=title,
+                duration_s=args.duration,
+                screenshot=args.screenshot,
+                close_when_done=offscreen,
+                echo=offscreen,
+            )
         else:
             if args.screenshot:
                 log.warning("--screenshot needs the window; none saved")
@@ -104,25 +105,48 @@ def default_recording_name(exercise: str) -> str:
     return f"hinge-{exercise}-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
 
 
-def run(args) -> int:
-    check_duration(args)
+def make_source(args):
+    """The packet source of `live` / `record`: two BLE sensors, or two emulated ones (--emulated)."""
     from sensing.ble import SensorTarget
 
     if args.emulated:
-        sim = simulated_set(args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1,
-                            rate_hz=args.rate or 200.0)
+        sim = simulated_set(
+            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1, rate_hz=args.rate or 200.0
+        )
         from sensing.profiles import load
 
-        source = EmulatedFeed(sim, load(args.profile))
-    else:
-        missing = [name for name in ("sacrum", "thoracic") if not getattr(args, name)]
-        if missing:
-            raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
-        source = BleFeed([SensorTarget(name, getattr(args, name), args.profile, args.rate)
-                          for name in ("sacrum", "thoracic")])
+        return EmulatedFeed(sim, load(args.profile))
+    missing = [name for name in ("sacrum", "thoracic") if not getattr(args, name)]
+    if missing:
+        raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    return BleFeed(
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in ("sacrum", "thoracic")]
+    )
+
+
+def run(args) -> int:
+    check_duration(args)
+    source = make_source(args)
     out = None if args.no_record else Path(args.out or default_recording_name(args.exercise))
-    session = Session(source, exercise=args.exercise, settings=settings_from_args(args), record_to=out,
-                      label=args.label)
+    session = Session(
+        source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label
+    )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)
     return present(session, args, title=f"hinge live · {args.exercise}")
+
+
+def record_headless(args, out: Path) -> int:
+    """`hinge record` from sensors: the live session without a window (status line and rep rows)."""
+    from hinge.terminal import run_headless
+
+    check_duration(args)
+    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label)
+    print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
+    try:
+        asyncio.run(run_headless(session, duration_s=args.duration))
+    finally:
+        session.close()
+    if session.error is not None:
+        raise session.error
+    return 0

@@ -48,6 +48,8 @@ def run(args) -> int:
 
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
+    if not args.out:
+        out.parent.mkdir(parents=True, exist_ok=True)
     return live.record_headless(args, out)
 
 
