@@ -57,9 +57,16 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     w = q[..., :1]
     u = q[..., 1:]
-    # v' = v + 2w (u × v) + 2 u × (u × v)  (unit q)
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    # v' = v + 2w (u × v) + 2 u × (u × v)  (unit q); cross products written out (np.cross costs ~30 µs a call)
+    t = 2.0 * _cross(u, v)
+    return v + w * t + _cross(u, t)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.broadcast_arrays(a, b)
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack((ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx), axis=-1)
 
 
 def inclination_error_rad(q_est: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
