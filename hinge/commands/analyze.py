@@ -61,8 +61,27 @@ def analyze_samples(samples, **kw):
     n = sum(len(s.t) for s in samples.values())
     if n < PARALLEL_ABOVE_SAMPLES:
         return analyze(samples, **kw)
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
-        return analyze(samples, mapper=pool.map, **kw)
+    return analyze(samples, mapper=_forked_map, **kw)
+
+
+_JOBS: list = []
+
+
+def _forked_map(fn, jobs) -> list:
+    """map(fn, jobs) in forked worker processes that inherit the jobs' arrays (nothing is pickled on the
+    way in; only the results come back)."""
+    global _JOBS
+    _JOBS = list(jobs)
+    try:
+        with ProcessPoolExecutor(len(_JOBS), mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_run_job, [(fn, i) for i in range(len(_JOBS))]))
+    finally:
+        _JOBS = []
+
+
+def _run_job(arg):
+    fn, i = arg
+    return fn(_JOBS[i])
 
 
 def run(args) -> int:
