@@ -96,11 +96,11 @@ def main() -> None:
         ("floor: offlineVQF", t_offline),
     ):
         print(f"{name:38s} {sec:8.2f} {n / sec:12,.0f}")
-    print(f"ratio analysis (in-process) / offlineVQF alone: {t_total / t_offline:.2f}x")
-    print(
-        f"target: < 3 s ({'met' if t_total < 3 else 'NOT met'} in-process, "
-        f"{'met' if t_cli < 3 else 'NOT met'} as a fresh process)"
-    )
+    print(f"ratio analysis (after reading) / offlineVQF alone: {(t_total - t_read) / t_offline:.2f}x")
+    t_an = t_total - t_read
+    print(f"target whole analysis < 3 s: after reading {t_an:.2f} s ({'met' if t_an < 3 else 'NOT met'}); "
+          f"with CSV parsing {t_total:.2f} s ({'met' if t_total < 3 else 'NOT met'}); fresh process incl. "
+          f"interpreter and imports {t_cli:.2f} s ({'met' if t_cli < 3 else 'NOT met'})")
     print(f"peak memory: tracemalloc {peak / 1e6:.0f} MB (in-process), max RSS of the CLI process {rss_mb:.0f} MB")
 
 
