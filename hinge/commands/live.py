@@ -117,8 +117,15 @@ def make_source(args):
 
         return EmulatedFeed(sim, load(args.profile))
     missing = [name for name in ("sacrum", "thoracic") if not getattr(args, name)]
-    if missing:
+    if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    if missing:  # interactive: scan, list, and let the user say which sensor sits where
+        from hinge.commands.scan import choose_placements
+        from sensing.ble import scan
+
+        print("scanning for sensors (5 s)…", file=sys.stderr)
+        chosen = choose_placements(asyncio.run(scan(5.0)), say=lambda text: print(text, file=sys.stderr))
+        return BleFeed([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()])
     return BleFeed(
         [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in ("sacrum", "thoracic")]
     )

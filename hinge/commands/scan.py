@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from hinge.errors import UserError
 from sensing.ble import scan
 from sensing.profiles import load as load_profile
 
@@ -37,12 +38,36 @@ def format_found(found) -> str:
     return "\n".join(lines)
 
 
+def choose_placements(found, ask=input, say=print) -> dict:
+    """Ask which of the found sensors sits on the sacrum and which on the thoracic spine.
+
+    found: `Found` rows from a scan; ask(prompt) -> answer (a row number); say(text) shows the list.
+    Returns {"sacrum": Found, "thoracic": Found}. Raises UserError when fewer than two sensors were found
+    or an answer is not a listed number (or picks the same sensor twice).
+    """
+    if len(found) < 2:
+        raise UserError(f"found {len(found)} matching sensor(s); two are needed (are both on and advertising?)")
+    say("\n".join(f"  [{i}] {f.name} {f.address} ({f.profile}, RSSI {f.rssi})" for i, f in enumerate(found, 1)))
+    chosen: dict = {}
+    for placement in ("sacrum", "thoracic"):
+        answer = ask(f"which sensor is on the {placement}? [1-{len(found)}] ").strip()
+        if not answer.isdigit() or not 1 <= int(answer) <= len(found):
+            raise UserError(f"{placement}: {answer!r} is not one of the listed numbers 1-{len(found)}")
+        pick = found[int(answer) - 1]
+        if any(f.address == pick.address for f in chosen.values()):
+            raise UserError(f"{placement}: sensor {pick.address} is already the {next(iter(chosen))} sensor")
+        chosen[placement] = pick
+    return chosen
+
+
 def run(args) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         found = asyncio.run(_scan(args))
         print(format_found(found) if found else "no matching sensors found (are they on and advertising?)")
         same = [f for f in found if f.profile == found[0].profile] if found else []
         if len(same) >= 2:
-            print(f"\nrecord with: hinge record --sacrum {same[0].address} --thoracic {same[1].address}"
-                  f" --profile {same[0].profile}")
+            print(
+                f"\nrecord with: hinge record --sacrum {same[0].address} --thoracic {same[1].address}"
+                f" --profile {same[0].profile}"
+            )
     return 0
