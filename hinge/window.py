@@ -292,7 +292,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.curves = {}
         for name, _col, colour, plot in CURVES:
             # no antialiasing, no grid, peak downsampling: ~4x cheaper paints (bench/live_latency.py)
-            curve = self.plots[plot].plot([], [], pen=pg.mkPen(colour, width=2), name=name, antialias=False)
+            curve = self.plots[plot].plot([], [], pen=pg.mkPen(colour, width=1), name=name, antialias=False)
             curve.setClipToView(True)
             curve.setDownsampling(auto=True, method="peak")
             self.curves[name] = curve
