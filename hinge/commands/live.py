@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from analysis.pipeline import Settings
@@ -101,8 +100,15 @@ def present(session: Session, args, *, title: str) -> int:
     return 0
 
 
-def default_recording_name(exercise: str) -> str:
-    return f"hinge-{exercise}-{datetime.now():%Y%m%d-%H%M%S}.jsonl"
+def recording_path(args) -> Path:
+    """--out, else the default file under recordings/ named by date, exercise and label (as `hinge record`)."""
+    from hinge.commands.record import default_path
+
+    if args.out:
+        return Path(args.out)
+    path = default_path(args.exercise, args.label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def make_source(args):
@@ -134,7 +140,7 @@ def make_source(args):
 def run(args) -> int:
     check_duration(args)
     source = make_source(args)
-    out = None if args.no_record else Path(args.out or default_recording_name(args.exercise))
+    out = None if args.no_record else recording_path(args)
     session = Session(
         source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label
     )
@@ -144,16 +150,9 @@ def run(args) -> int:
 
 
 def record_headless(args, out: Path) -> int:
-    """`hinge record` from sensors: the live session without a window (status line and rep rows)."""
-    from hinge.terminal import run_headless
-
+    """`hinge record` from sensors: the live session in the terminal view (status line and rep rows)."""
     check_duration(args)
     session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
-    try:
-        asyncio.run(run_headless(session, duration_s=args.duration))
-    finally:
-        session.close()
-    if session.error is not None:
-        raise session.error
-    return 0
+    args.terminal, args.screenshot = True, None
+    return present(session, args, title=f"hinge record · {args.exercise}")
