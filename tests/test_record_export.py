@@ -122,3 +122,16 @@ def test_bad_recordings_are_one_line_errors(tmp_path, capsys):
         assert main(["analyze", str(p)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and name in err
+
+
+def test_record_emulated_sensors_over_the_ble_stack(tmp_path, capsys):
+    out = tmp_path / "em.jsonl"
+    assert main(["record", "--emulated", "--exercise", "deadlift", "--duration", "5", "--out", str(out)]) == 0
+    rec = read_recording(out)
+    items = list(rec)
+    packets = [i for i in items if hasattr(i, "payload")]
+    events = {(i.event, i.sensor) for i in items if not hasattr(i, "payload")}
+    assert {("connected", "sacrum"), ("connected", "thoracic")} <= events
+    assert len(packets) > 300  # 2 sensors × 200 Hz / 4 samples per packet × ~4 s of streaming
+    assert {p.sensor for p in packets} == {"sacrum", "thoracic"}
+    assert rec.header["sensors"]["sacrum"]["profile"] == "hinge-ref"
