@@ -18,9 +18,9 @@ def sagittal_angle_deg(quat: np.ndarray, up: np.ndarray, ml: np.ndarray) -> np.n
     """Sagittal inclination in degrees, (n,), from quaternions (n, 4) sensor→earth and unit axes (3,)."""
     u = quat_rotate(quat, up)
     m = quat_rotate(quat, ml)
-    f = np.column_stack([m[:, 1], -m[:, 0], np.zeros(len(m))])  # m × ẑ
-    f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-9)
-    return np.degrees(np.arctan2(np.einsum("ij,ij->i", u, f), u[:, 2]))
+    fx, fy = m[:, 1], -m[:, 0]  # f = m × ẑ (horizontal)
+    norm = np.maximum(np.hypot(fx, fy), 1e-9)
+    return np.degrees(np.arctan2((u[:, 0] * fx + u[:, 1] * fy) / norm, u[:, 2]))
 
 
 def forward_sign(theta_deg: np.ndarray) -> float:

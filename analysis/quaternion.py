@@ -55,11 +55,27 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     q = np.asarray(q, dtype=float)
     v = np.asarray(v, dtype=float)
+    if v.ndim == 1 and q.ndim == 2:  # one vector, many quaternions: the hot path of the live tracker
+        return _rotate_one_vector(q, v)
     w = q[..., :1]
     u = q[..., 1:]
     # v' = v + 2w (u × v) + 2 u × (u × v)  (unit q); cross products written out (np.cross costs ~30 µs a call)
     t = 2.0 * _cross(u, v)
     return v + w * t + _cross(u, t)
+
+
+def _rotate_one_vector(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """quat_rotate for q (n, 4) and a single v (3,), column by column (no broadcasting machinery)."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    vx, vy, vz = float(v[0]), float(v[1]), float(v[2])
+    tx = 2.0 * (y * vz - z * vy)
+    ty = 2.0 * (z * vx - x * vz)
+    tz = 2.0 * (x * vy - y * vx)
+    out = np.empty((len(q), 3))
+    out[:, 0] = vx + w * tx + (y * tz - z * ty)
+    out[:, 1] = vy + w * ty + (z * tx - x * tz)
+    out[:, 2] = vz + w * tz + (x * ty - y * tx)
+    return out
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:

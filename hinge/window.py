@@ -220,6 +220,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._closed = False
         self.refreshes = 0
         self.rep_markers: dict[int, list[tuple[pg.PlotItem, pg.InfiniteLine]]] = {}
+        self._marker_t: dict[int, float] = {}  # rep index -> absolute time of its marker (the rep's bottom)
+        self.t_end = 0.0  # time of the newest frame shown; the plots' x axis is time relative to it
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
@@ -271,11 +273,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setYRange(*y_range, padding=0)
-            plot.setXRange(0.0, self.window_s, padding=0)
+            plot.setXRange(-self.window_s, 0.0, padding=0)  # fixed: data scroll, axes and bands stay cached
             plot.addLegend(offset=(10, 5))
             self.plots[key] = plot
         self.plots["lumbar"].setXLink(self.plots["hinge"])
-        self.plots["lumbar"].setLabel("bottom", "time", units="s")
+        self.plots["hinge"].hideAxis("bottom")  # one time axis (the lower plot's): half the tick work per frame
+        self.plots["lumbar"].setLabel("bottom", "time relative to now (s)")
         self.graphs.ci.layout.setRowStretchFactor(0, 3)
         self.graphs.ci.layout.setRowStretchFactor(1, 2)
         self.bands = limit_bands(self.session.settings.limits.limits)
@@ -286,6 +289,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 brush=pg.mkBrush(*_BAND_BRUSH[band.severity]), pen=pg.mkPen(None),
             )
             item.setZValue(-10)
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: painted once
             item.setToolTip(f"{band.severity}: {', '.join(k.replace('_', ' ') for k in band.kinds)}")
             self.plots[band.plot].addItem(item)
             self.band_items.append(item)
@@ -367,12 +371,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         frames = s.frames(self.window_s + 1.0)
         if len(frames):
             t_end = float(frames[-1, 0])
+            self.t_end = t_end
             shown = frames[frames[:, 0] >= t_end - self.window_s]
             for name, col, _colour, _plot in CURVES:
-                self.curves[name].setData(shown[:, 0], shown[:, col])
-            t0 = max(t_end - self.window_s, 0.0)
-            self.plots["hinge"].setXRange(t0, t0 + self.window_s, padding=0)
-            self._drop_old_markers(t0 - 1.0)
+                self.curves[name].setData(shown[:, 0] - t_end, shown[:, col])
+            self._drop_old_markers(t_end - self.window_s - 1.0)
+            for index, lines in self.rep_markers.items():
+                for _plot, line in lines:
+                    line.setValue(self._marker_t[index] - t_end)
             if self._cue_until is not None and t_end > self._cue_until:
                 self._set_cue("", None)
         events, self._cursor = s.events_since(self._cursor)
@@ -438,18 +444,20 @@ class LiveWindow(QtWidgets.QMainWindow):
             label = {}
             if key == "hinge":
                 label = {"label": f"#{rep['index']}", "labelOpts": {"position": 0.93, "color": colour}}
-            line = pg.InfiniteLine(pos=rep["bottom_s"], angle=90, movable=False, pen=pen, **label)
+            line = pg.InfiniteLine(pos=rep["bottom_s"] - self.t_end, angle=90, movable=False, pen=pen, **label)
             plot.addItem(line)
             lines.append((plot, line))
         self.rep_markers[int(rep["index"])] = lines
+        self._marker_t[int(rep["index"])] = float(rep["bottom_s"])
 
     def marker_times(self) -> dict[int, float]:
         """Rep index -> time (s) of its marker (the rep's bottom), for the markers on screen."""
-        return {i: float(lines[0][1].value()) for i, lines in self.rep_markers.items()}
+        return {i: self._marker_t[i] for i in self.rep_markers}
 
     def _remove_marker(self, index: int) -> None:
         for plot, line in self.rep_markers.pop(index):
             plot.removeItem(line)
+        self._marker_t.pop(index, None)
 
     def _drop_old_markers(self, t_min: float) -> None:
         for index, t in self.marker_times().items():

@@ -77,12 +77,16 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
         # curves: exactly the tracker's frames of the last 10 s
         want = ref_frames[(ref_frames[:, 0] <= t_end + 1e-9) & (ref_frames[:, 0] >= t_end - win.window_s)]
         for name, col in (("pelvis", 1), ("trunk", 2), ("lumbar", 3)):
-            x, y = win.curves[name].getData()
-            np.testing.assert_allclose(x, want[:, 0], atol=1e-9)
+            x, y = win.curves[name].getData()  # x axis: time relative to the newest frame
+            assert win.t_end == t_end
+            np.testing.assert_allclose(x + t_end, want[:, 0], atol=1e-9)
             np.testing.assert_allclose(y, want[:, col], atol=1e-9)
         # rep markers: at the bottom of each finished rep still on screen
         done = [e.rep for e in reps if e.t <= t_end + 1e-9 and e.rep["bottom_s"] >= t_end - win.window_s - 1.0]
         assert win.marker_times() == pytest.approx({r["index"]: r["bottom_s"] for r in done})
+        for r in done:  # where they are drawn: at the bottom's time relative to the newest frame
+            for _plot, line in win.rep_markers[r["index"]]:
+                assert line.value() == pytest.approx(r["bottom_s"] - t_end)
         assert win.table.rowCount() == sum(e.t <= t_end + 1e-9 for e in reps)
         # the cue: up from the first alert of a rep, for CUE_HOLD_S of data time
         live = [a for a in alerts if a.t <= t_end] + [r for r in reps if r.t <= t_end and r.rep["faults"]]
