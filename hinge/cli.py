@@ -30,7 +30,10 @@ def _load(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hinge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="hinge",
+        description="Two-IMU hip-hinge coach: pelvis tuck, trunk behind vertical and spine rounding, per rep.",
+    )
     parser.add_argument("--version", action="version", version=f"hinge {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
