@@ -31,11 +31,18 @@ def timing(t: np.ndarray, *, sensor: str = "sensor") -> Timing:
     if (dt <= 0).any():
         raise AnalysisError(f"{sensor}: sample times must increase (row {int(np.argmax(dt <= 0)) + 1})")
     period = float(np.median(dt))
-    steps = np.rint(dt / period)
-    lost = int(np.sum(np.maximum(steps - 1, 0)))
+    holes, lost = holes_and_lost(t, period)
+    return Timing(1.0 / period, lost, holes)
+
+
+def holes_and_lost(t: np.ndarray, period: float) -> tuple[np.ndarray, int]:
+    """Holes (k, 3) = (t_before, t_after, missing_s) where spacing exceeds 1.5 periods, and the number of
+    samples missing between rows, for increasing sample times t (n,) s at a nominal period (s)."""
+    dt = np.diff(t)
+    lost = int(np.sum(np.maximum(np.rint(dt / period) - 1, 0)))
     idx = np.flatnonzero(dt > 1.5 * period)
     holes = np.column_stack([t[idx], t[idx + 1], dt[idx] - period]) if len(idx) else np.zeros((0, 3))
-    return Timing(1.0 / period, lost, holes)
+    return holes, lost
 
 
 def uniform_grid(t0: float, t1: float, rate_hz: float) -> np.ndarray:
@@ -50,13 +57,3 @@ def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         return np.interp(t_new, t, x)
     return np.column_stack([np.interp(t_new, t, x[:, j]) for j in range(x.shape[1])])
-
-
-def hole_mask(t_grid: np.ndarray, holes: np.ndarray, *, min_missing_s: float = 0.0) -> np.ndarray:
-    """Boolean mask of grid times lying inside holes whose missing time exceeds min_missing_s."""
-    mask = np.zeros(len(t_grid), dtype=bool)
-    for a, b, missing in holes:
-        if missing > min_missing_s:
-            i0, i1 = np.searchsorted(t_grid, [a, b], side="right")
-            mask[i0:i1] = True
-    return mask

@@ -28,6 +28,7 @@ from analysis.faults import FAULTS
 from analysis.fusion import OnlineFuser
 from analysis.pipeline import SENSORS, Settings, rep_dict
 from analysis.segmenter import RepSegmenter
+from analysis.timing import holes_and_lost, resample
 
 BLOCK_S = 0.25  # hinge-axis update period
 AXIS_MIN_ROTATION_DEG = 20.0  # rotation needed before the first axis estimate
@@ -107,13 +108,12 @@ class _SensorStream:
             xx = np.vstack([self.last[1], x])
         else:
             tt, xx = t, x
-        period = 1.0 / self.rate
         dt = np.diff(tt)
         if (dt <= 0).any():
             raise AnalysisError(f"{self.name}: sample times must increase (at t={tt[1:][dt <= 0][0]:.6f} s)")
-        for i in np.flatnonzero(dt > 1.5 * period):
-            self.holes.append((float(tt[i]), float(tt[i + 1]), float(dt[i] - period)))
-        self.lost += int(np.sum(np.maximum(np.rint(dt / period) - 1, 0)))
+        holes, lost = holes_and_lost(tt, 1.0 / self.rate)
+        self.holes.extend(tuple(float(v) for v in h) for h in holes)
+        self.lost += lost
         self.n_samples += len(t)
         k_last = int(np.floor((tt[-1] - self.t0) * self.rate + 1e-9))
         ks = np.arange(self.k_next, k_last + 1)
@@ -122,8 +122,7 @@ class _SensorStream:
         tg = self.t0 + ks / self.rate
         if len(tt) == 1:
             return tg, np.repeat(xx, len(tg), axis=0)
-        xg = np.column_stack([np.interp(tg, tt, xx[:, j]) for j in range(6)])
-        return tg, xg
+        return tg, resample(tt, xx, tg)
 
     # -- after calibration -----------------------------------------------------------------------
     def calibrate(self, start: float, end: float) -> None:

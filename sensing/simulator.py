@@ -145,7 +145,6 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
     ex = cfg.exercise
     t = cfg.stand_s
     plans: list[_RepPlan] = []
-    prev_top = (0.0, 0.0)
     for k in range(1, cfg.reps + 1):
         if ex == "swing":
             down, up, dwell = rng.uniform(0.5, 0.65), rng.uniform(0.5, 0.65), 0.0
@@ -179,9 +178,7 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
         t_top = t_bottom + up
         t_end = t_top + dwell
         plans.append(_RepPlan(t_start, t_bottom, t_top, t_end, depth, lumbar_bottom, trunk_top, pelvis_top, injected))
-        prev_top = (trunk_top, pelvis_top)
         t = t_end
-    del prev_top
     return plans, t + cfg.tail_s
 
 
