@@ -21,6 +21,16 @@ def _cell(value, width: int) -> str:
     return (f"{value:d}" if isinstance(value, int) else f"{value:+.1f}").rjust(width)
 
 
+def faults_text(rep: dict) -> str:
+    """'ok', or a rep's faults as 'trunk behind vertical (fault, -12.3°), …'; a gap rep says it is not judged."""
+    faults = ", ".join(
+        f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep.get("faults", [])
+    )
+    if rep.get("gap"):
+        return "data gap: not judged" + (f"; {faults}" if faults else "")
+    return faults or "ok"
+
+
 def format_report(result: dict, *, title: str = "") -> str:
     """Text table of an analyzer-JSON dict: one row per rep, faults marked, then the cues to work on."""
     lines = []
@@ -37,12 +47,7 @@ def format_report(result: dict, *, title: str = "") -> str:
     lines.append("  ".join(h for h, _ in REP_COLUMNS) + "  faults")
     for rep in result["reps"]:
         cells = [_cell(rep[key], len(h)) for h, key in REP_COLUMNS]
-        faults = ", ".join(
-            f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep["faults"]
-        )
-        if rep["gap"]:
-            faults = "data gap: not judged" + (f"; {faults}" if faults else "")
-        lines.append("  ".join(cells) + "  " + (faults or "ok"))
+        lines.append("  ".join(cells) + "  " + faults_text(rep))
     n = result["summary"]["n_reps"]
     counts = result["summary"]["faults"]
     lines.append(

@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from analysis.faults import FAULTS
-from analysis.report import REP_COLUMNS
+from analysis.report import REP_COLUMNS, faults_text
 from analysis.tracker import Alert, Calibrated, Rep
 from hinge.runner import Session, SessionStatus
 
@@ -32,13 +32,6 @@ def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
             text = f"{value:+.1f}"
         out.append((text, severity.get(_KIND_OF_METRIC.get(key, ""))))
     return out
-
-
-def faults_text(rep: dict) -> str:
-    """'ok', or the faults of a rep as 'trunk behind vertical (fault -12.3°), …'; gaps say so."""
-    parts = [f"{f['kind'].replace('_', ' ')} ({f['severity']} {f['value_deg']:+.1f}°)" for f in rep.get("faults", [])]
-    text = ", ".join(parts) or "ok"
-    return f"data gap: not judged; {text}" if rep.get("gap") else text
 
 
 def status_text(st: SessionStatus) -> str:
