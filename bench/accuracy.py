@@ -1,6 +1,6 @@
 """Accuracy of `hinge analyze` against simulator ground truth, per metric (the figures the tests assert).
 
-    python bench/accuracy.py [--seeds 8] [--reps 8]
+    python bench/accuracy.py [--seeds 8] [--reps 8] [--first-seed 0] [--lowpass-hz 8]
 
 Clean sets (decent IMUs) and realistic sets (strap wobble, 400 µg/√Hz, ±3 °/s gyro bias, bursts of lost
 samples 20–200 ms, ±5 ms time offset), three exercises, random mounting. Prints rep-count mismatches,
@@ -14,19 +14,19 @@ import time
 
 import numpy as np
 
-from analysis.pipeline import METRICS, analyze
+from analysis.pipeline import METRICS, Settings, analyze
 from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
 
 TARGETS = {"clean": (0.5, 1.0, 2.0), "realistic": (1.0, 2.0, None)}  # RMS, 95 % within, max
 
 
-def evaluate(errors, seeds: int, reps: int) -> dict:
+def evaluate(errors, seeds: range, reps: int, settings: Settings) -> dict:
     errs = {m: [] for m in METRICS}
     counts = {"sets": 0, "count_mismatch": 0, "gap_truth": 0, "gap_hit": 0, "other": 0, "other_false": 0}
     for ex in EXERCISES:
-        for seed in range(seeds):
+        for seed in seeds:
             sim = simulate_set(SimConfig(exercise=ex, reps=reps, seed=seed, errors=errors))
-            res = analyze(sim.series, exercise=ex)
+            res = analyze(sim.series, exercise=ex, settings=settings)
             counts["sets"] += 1
             if len(res.reps) != len(sim.truth["reps"]):
                 counts["count_mismatch"] += 1
@@ -47,10 +47,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--reps", type=int, default=8)
+    ap.add_argument("--first-seed", type=int, default=0, help="e.g. 100: seeds never used while tuning")
+    ap.add_argument("--lowpass-hz", type=float, default=Settings().lowpass_hz, help="angle low-pass; 0 = off")
     args = ap.parse_args()
+    settings = Settings(lowpass_hz=args.lowpass_hz or None)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     for name, errors in (("clean", CLEAN), ("realistic", REALISTIC)):
         t0 = time.perf_counter()
-        r = evaluate(errors, args.seeds, args.reps)
+        r = evaluate(errors, seeds, args.reps, settings)
         c = r["counts"]
         rms_t, p95_t, max_t = TARGETS[name]
         print(f"== {name}: {c['sets']} sets ({len(EXERCISES)} exercises x {args.seeds} seeds), "
