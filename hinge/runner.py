@@ -565,16 +565,23 @@ class FrameRing:
             return float(self._buf[(self._head - 1) % len(self._buf), 0]) if self._n else None
 
     def latest(self, last_s: float | None = None) -> np.ndarray:
-        """A copy of the held frames in time order; with last_s only those within last_s of the newest."""
+        """A copy of the held frames in time order; with last_s only those within last_s of the newest
+        (only those rows are copied: the window pulls its last 10 s 30 times a second)."""
         with self._lock:
             if self._n == 0:
                 return np.zeros((0, 4))
-            start = (self._head - self._n) % len(self._buf)
-            out = np.roll(self._buf, -start, axis=0)[: self._n] if start + self._n > len(self._buf) else (
-                self._buf[start : start + self._n].copy())
-        if last_s is not None:
-            out = out[out[:, 0] >= out[-1, 0] - last_s]
-        return out
+            cap = len(self._buf)
+            start = (self._head - self._n) % cap
+            # the held rows, oldest first, are at most two slices of the buffer
+            parts = [self._buf[start : start + self._n]] if start + self._n <= cap else [
+                self._buf[start:], self._buf[: self._head]]
+            if last_s is not None:
+                t_min = float(parts[-1][-1, 0]) - last_s
+                if len(parts) == 2 and parts[1][0, 0] <= t_min:
+                    parts = parts[1:]
+                first = parts[0]
+                parts[0] = first[int(np.searchsorted(first[:, 0], t_min, side="left")) :]
+            return np.concatenate(parts) if len(parts) == 2 else parts[0].copy()
 
 
 @dataclass(frozen=True)

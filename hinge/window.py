@@ -53,6 +53,8 @@ CURVE_OF_KIND = {
     "lumbar_rounding": "lumbar",
 }
 SEVERITY_COLOURS = {"caution": "#f0a500", "fault": "#d62728"}
+_MARKER_COLOURS = ("#7f7f7f", SEVERITY_COLOURS["caution"], SEVERITY_COLOURS["fault"])  # no fault, caution, fault
+_MARKER_LABEL_AT = 0.93  # rep-number labels: this far up the trunk/pelvis plot's y range
 _BAND_BRUSH = {"caution": (240, 165, 0, 50), "fault": (214, 39, 40, 45)}
 _BAND_FAR_DEG = 400.0  # the 'fault' band reaches this far beyond its limit (off the plot)
 
@@ -219,8 +221,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._deadline: float | None = None
         self._closed = False
         self.refreshes = 0
-        self.rep_markers: dict[int, list[tuple[pg.PlotItem, pg.InfiniteLine]]] = {}
         self._marker_t: dict[int, float] = {}  # rep index -> absolute time of its marker (the rep's bottom)
+        self._marker_colour: dict[int, str] = {}
+        self._marker_label: dict[int, QtWidgets.QGraphicsSimpleTextItem] = {}
         self.t_end = 0.0  # time of the newest frame shown; the plots' x axis is time relative to it
         self._build()
         self.timer = QtCore.QTimer(self)
@@ -289,17 +292,32 @@ class LiveWindow(QtWidgets.QMainWindow):
                 brush=pg.mkBrush(*_BAND_BRUSH[band.severity]), pen=pg.mkPen(None),
             )
             item.setZValue(-10)
-            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: painted once
             item.setToolTip(f"{band.severity}: {', '.join(k.replace('_', ' ') for k in band.kinds)}")
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)  # static: painted once
             self.plots[band.plot].addItem(item)
             self.band_items.append(item)
-        self.curves = {}
+        # Everything that scrolls lives in one group per plot, at absolute session time; a refresh moves
+        # the groups by -t_end (one transform each) instead of shifting every curve point and marker.
+        self.scroll_groups: dict[str, pg.ItemGroup] = {}
+        for key, plot in self.plots.items():
+            group = pg.ItemGroup()
+            plot.addItem(group, ignoreBounds=True)
+            self.scroll_groups[key] = group
+        self.curves: dict[str, pg.PlotCurveItem] = {}
         for name, _col, colour, plot in CURVES:
-            # no antialiasing, no grid, peak downsampling: ~4x cheaper paints (bench/live_latency.py)
-            curve = self.plots[plot].plot([], [], pen=pg.mkPen(colour, width=1), name=name, antialias=False)
-            curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
+            # 1-px pens, no antialiasing: the cheapest paint (bench/live_latency.py)
+            curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), antialias=False, skipFiniteCheck=True)
+            curve.setParentItem(self.scroll_groups[plot])
+            self.plots[plot].legend.addItem(curve, name)
             self.curves[name] = curve
+        # rep markers: one dashed 'pairs' curve per plot and colour, rebuilt only when a marker comes or goes
+        self.marker_curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
+        for key in self.plots:
+            for colour in _MARKER_COLOURS:
+                pen = pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine)
+                curve = pg.PlotCurveItem(pen=pen, antialias=False, connect="pairs", skipFiniteCheck=True)
+                curve.setParentItem(self.scroll_groups[key])
+                self.marker_curves[(key, colour)] = curve
         split.addWidget(self.graphs)
 
         self.table = QtWidgets.QTableWidget(0, len(REP_COLUMNS))
@@ -368,17 +386,14 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.refreshes += 1
         if s.generation != self._generation:
             self._reset_views()
-        frames = s.frames(self.window_s + 1.0)
-        if len(frames):
-            t_end = float(frames[-1, 0])
-            self.t_end = t_end
-            shown = frames[frames[:, 0] >= t_end - self.window_s]
+        frames = s.frames(self.window_s)
+        if len(frames) and float(frames[-1, 0]) != self.t_end:
+            t_end = self.t_end = float(frames[-1, 0])
             for name, col, _colour, _plot in CURVES:
-                self.curves[name].setData(shown[:, 0] - t_end, shown[:, col])
+                self.curves[name].setData(frames[:, 0], frames[:, col])
+            for group in self.scroll_groups.values():
+                group.setPos(-t_end, 0.0)
             self._drop_old_markers(t_end - self.window_s - 1.0)
-            for index, lines in self.rep_markers.items():
-                for _plot, line in lines:
-                    line.setValue(self._marker_t[index] - t_end)
             if self._cue_until is not None and t_end > self._cue_until:
                 self._set_cue("", None)
         events, self._cursor = s.events_since(self._cursor)
@@ -397,11 +412,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._generation = self.session.generation
         self._cursor = 0
         self.table.setRowCount(0)
-        for index in list(self.rep_markers):
+        for index in list(self._marker_t):
             self._remove_marker(index)
         self._set_cue("", None)
         for curve in self.curves.values():
             curve.setData([], [])
+        self.t_end = 0.0
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, Alert):
@@ -437,30 +453,48 @@ class LiveWindow(QtWidgets.QMainWindow):
             self.table.setItem(row, col, item)
         self.table.scrollToBottom()
         worst = _worst_fault(rep)
-        colour = SEVERITY_COLOURS[worst["severity"]] if worst else "#7f7f7f"
-        pen = pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine)
-        lines = []
-        for key, plot in self.plots.items():
-            label = {}
-            if key == "hinge":
-                label = {"label": f"#{rep['index']}", "labelOpts": {"position": 0.93, "color": colour}}
-            line = pg.InfiniteLine(pos=rep["bottom_s"] - self.t_end, angle=90, movable=False, pen=pen, **label)
-            plot.addItem(line)
-            lines.append((plot, line))
-        self.rep_markers[int(rep["index"])] = lines
-        self._marker_t[int(rep["index"])] = float(rep["bottom_s"])
+        colour = SEVERITY_COLOURS[worst["severity"]] if worst else _MARKER_COLOURS[0]
+        index, t = int(rep["index"]), float(rep["bottom_s"])
+        lo, hi = PLOTS["hinge"][1]
+        label = QtWidgets.QGraphicsSimpleTextItem(f"#{index}")
+        label.setBrush(QtGui.QColor(colour))
+        label.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)  # pixels, not degrees
+        label.setTransform(QtGui.QTransform.fromTranslate(3.0, 0.0))  # just right of its line
+        label.setParentItem(self.scroll_groups["hinge"])
+        label.setPos(t, lo + _MARKER_LABEL_AT * (hi - lo))
+        self._marker_t[index] = t
+        self._marker_colour[index] = colour
+        self._marker_label[index] = label
+        self._draw_markers(colour)
+
+    def _draw_markers(self, colour: str) -> None:
+        """Redraw the marker lines of one colour (each plot: one vertical segment per rep)."""
+        t = np.array([t for i, t in self._marker_t.items() if self._marker_colour[i] == colour])
+        for key, (_title, (lo, hi)) in PLOTS.items():
+            self.marker_curves[(key, colour)].setData(np.repeat(t, 2), np.tile([lo, hi], len(t)))
 
     def marker_times(self) -> dict[int, float]:
         """Rep index -> time (s) of its marker (the rep's bottom), for the markers on screen."""
-        return {i: self._marker_t[i] for i in self.rep_markers}
+        return dict(self._marker_t)
+
+    def drawn(self, item: QtWidgets.QGraphicsItem) -> tuple[np.ndarray, np.ndarray]:
+        """What a scrolling curve (a curve or a marker curve) draws, in its plot's coordinates: x is time
+        relative to the newest frame (s), y degrees."""
+        x, y = item.getData()
+        if x is None:
+            return np.zeros(0), np.zeros(0)
+        return x + item.parentItem().pos().x(), y
 
     def _remove_marker(self, index: int) -> None:
-        for plot, line in self.rep_markers.pop(index):
-            plot.removeItem(line)
-        self._marker_t.pop(index, None)
+        self._marker_t.pop(index)
+        label = self._marker_label.pop(index)
+        label.setParentItem(None)
+        if label.scene() is not None:
+            label.scene().removeItem(label)
+        self._draw_markers(self._marker_colour.pop(index))
 
     def _drop_old_markers(self, t_min: float) -> None:
-        for index, t in self.marker_times().items():
+        for index, t in list(self._marker_t.items()):
             if t < t_min:
                 self._remove_marker(index)
 

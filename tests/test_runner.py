@@ -126,6 +126,20 @@ def test_frame_ring_keeps_the_newest_rows_in_order():
     assert ring.newest_t() == 39.0 and FrameRing(3).newest_t() is None
 
 
+def test_frame_ring_last_seconds_match_a_plain_list_at_every_wrap_position():
+    rng = np.random.default_rng(3)
+    ring, held = FrameRing(7), np.zeros((0, 4))
+    t = 0.0
+    for _ in range(60):
+        k = int(rng.integers(1, 5))
+        rows = np.column_stack([t + np.cumsum(rng.uniform(0.1, 1.0, k)), rng.normal(size=(k, 3))])
+        t = rows[-1, 0]
+        ring.extend(rows)
+        held = np.vstack([held, rows])[-7:]
+        for last_s in (0.0, 0.3, 1.0, 2.5, 5.0, 100.0, float(held[-1, 0] - held[2, 0])):
+            np.testing.assert_array_equal(ring.latest(last_s), held[held[:, 0] >= held[-1, 0] - last_s])
+
+
 def test_simulated_feed_releases_packets_at_their_arrival_times():
     sim = simulated(SimConfig(exercise="swing", reps=1, seed=1, rates_hz=RATES))
     clock = FakeClock(t=50.0)

@@ -19,7 +19,7 @@ from analysis.faults import FaultLimits
 from analysis.pipeline import Settings
 from analysis.tracker import Alert, Rep
 from hinge.runner import Session, SimulatedFeed, replay_feed
-from hinge.window import CUE_HOLD_S, LiveWindow, application
+from hinge.window import CUE_HOLD_S, PLOTS, LiveWindow, application
 from sensing.recording import Event, read_recording
 from tests.test_runner import FAULTY, HREF, RATES, as_written, direct_tracker, simulated, write_recording
 
@@ -77,16 +77,22 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
         # curves: exactly the tracker's frames of the last 10 s
         want = ref_frames[(ref_frames[:, 0] <= t_end + 1e-9) & (ref_frames[:, 0] >= t_end - win.window_s)]
         for name, col in (("pelvis", 1), ("trunk", 2), ("lumbar", 3)):
-            x, y = win.curves[name].getData()  # x axis: time relative to the newest frame
+            x, y = win.drawn(win.curves[name])  # x axis: time relative to the newest frame
             assert win.t_end == t_end
             np.testing.assert_allclose(x + t_end, want[:, 0], atol=1e-9)
             np.testing.assert_allclose(y, want[:, col], atol=1e-9)
         # rep markers: at the bottom of each finished rep still on screen
         done = [e.rep for e in reps if e.t <= t_end + 1e-9 and e.rep["bottom_s"] >= t_end - win.window_s - 1.0]
         assert win.marker_times() == pytest.approx({r["index"]: r["bottom_s"] for r in done})
-        for r in done:  # where they are drawn: at the bottom's time relative to the newest frame
-            for _plot, line in win.rep_markers[r["index"]]:
-                assert line.value() == pytest.approx(r["bottom_s"] - t_end)
+        for key, (lo, hi) in (("hinge", PLOTS["hinge"][1]), ("lumbar", PLOTS["lumbar"][1])):
+            # where they are drawn: one full-height line per rep, at the bottom's time relative to the newest frame
+            xs, ys = zip(*(win.drawn(c) for (plot, _), c in win.marker_curves.items() if plot == key), strict=True)
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            assert sorted(x[::2]) == pytest.approx(sorted(r["bottom_s"] - t_end for r in done))
+            np.testing.assert_array_equal(x[::2], x[1::2])
+            assert set(y[::2]) <= {lo} and set(y[1::2]) <= {hi}
+            # every rep of this set is at fault: all its markers are drawn red
+            assert len(win.drawn(win.marker_curves[(key, "#d62728")])[0]) == 2 * len(done)
         assert win.table.rowCount() == sum(e.t <= t_end + 1e-9 for e in reps)
         # the cue: up from the first alert of a rep, for CUE_HOLD_S of data time
         live = [a for a in alerts if a.t <= t_end] + [r for r in reps if r.t <= t_end and r.rep["faults"]]
