@@ -55,7 +55,7 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     q = np.asarray(q, dtype=float)
     v = np.asarray(v, dtype=float)
-    if v.ndim == 1 and q.ndim == 2:  # one vector, many quaternions: the hot path of the live tracker
+    if v.ndim == 1 and q.ndim == 2:  # one vector, many quaternions
         return _rotate_one_vector(q, v)
     w = q[..., :1]
     u = q[..., 1:]

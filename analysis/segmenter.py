@@ -121,6 +121,41 @@ class RepSegmenter:
             self._last = (t[i - 1], trunk[i - 1]) if i > 0 else self._last
         return out
 
+    def feed_one(self, t: float, trunk: float, pelvis: float) -> list[RepRecord]:
+        """`feed` for a single sample (floats): the same state and reps, without the array machinery.
+        The live tracker steps frame by frame (alerts carry the exact frame), so this is its hot path."""
+        s = self.settings
+        out: list[RepRecord] = []
+        if not self._above and trunk >= s.start_deg:
+            start_s = float(t) if self._last is None else _cross(*self._last, t, trunk, s.start_deg)
+            if self.current is not None:
+                out.append(self._close(start_s))
+            self.current = _Excursion(start_s, self._since_min_t, self._since_min_p)
+            self._above = True
+        elif self._above and trunk < s.start_deg - s.hysteresis_deg:
+            self.current.below_s = float(t)
+            self._above = False
+            self._since_min_t = INF
+            self._since_min_p = INF
+        c = self.current
+        if self._above:  # inside the excursion
+            if trunk > c.bottom_t:  # a new bottom resets the top phase
+                c.bottom_t, c.bottom_s = float(trunk), float(t)
+                c.top_s, c.top_t, c.top_p, c.top_l = None, INF, INF, INF
+            else:
+                self._top_one(t, trunk, pelvis)
+            c.pelvis_max = max(c.pelvis_max, float(pelvis))
+        else:  # the tail of the pending rep, and 'before' data for the next one
+            self._since_min_t = min(self._since_min_t, float(trunk))
+            self._since_min_p = min(self._since_min_p, float(pelvis))
+            if c is not None:
+                self._top_one(t, trunk, pelvis)
+        if c is not None:
+            c.lumbar_max = max(c.lumbar_max, float(trunk - pelvis))
+            c.pelvis_min_after = min(c.pelvis_min_after, float(pelvis))
+        self._last = (t, trunk)
+        return out
+
     def finish(self, end_s: float) -> list[RepRecord]:
         """Close the rep in progress at end_s (end of data)."""
         if self.current is None:
@@ -171,6 +206,15 @@ class RepSegmenter:
             c.top_t, c.top_s = float(tt[k]), float(t[m][k])
         c.top_p = min(c.top_p, float(pp.min()))
         c.top_l = min(c.top_l, float((tt - pp).min()))
+
+    def _top_one(self, t: float, trunk: float, pelvis: float) -> None:
+        c = self.current
+        if c.bottom_t == -INF or not trunk < self.settings.top_phase_deg:
+            return
+        if trunk < c.top_t:
+            c.top_t, c.top_s = float(trunk), float(t)
+        c.top_p = min(c.top_p, float(pelvis))
+        c.top_l = min(c.top_l, float(trunk - pelvis))
 
     def _close(self, end_s: float) -> RepRecord:
         c = self.current

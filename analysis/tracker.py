@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.angles import sagittal_angle_deg
+from analysis.angles import sagittal_angles_deg, sagittal_form
 from analysis.calibration import FAST_RAD_S, first_run, hinge_axis, still_mask
 from analysis.errors import AnalysisError
 from analysis.faults import FAULTS
@@ -81,6 +81,7 @@ class _SensorStream:
         # calibration buffer (grid samples)
         self.buf_t: list[np.ndarray] = []
         self.buf_x: list[np.ndarray] = []
+        self.n_buf = 0  # grid samples in the buffer
         # after calibration
         self.fuser: OnlineFuser | None = None
         self.up = None
@@ -90,6 +91,7 @@ class _SensorStream:
         self.rotation_deg = 0.0
         self.forward = np.zeros(3)  # summed fast angular velocity before the first axis: the forward sense
         self.ml: np.ndarray | None = None
+        self.form: np.ndarray | None = None  # sagittal_form(up, ml) of the current axis
         self.sign = 1.0
         self.zero = 0.0
         self.block: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # pending (t, gyr, q) of the block
@@ -100,25 +102,27 @@ class _SensorStream:
 
     # -- resampling ------------------------------------------------------------------------------
     def resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = np.hstack([acc, gyr])
+        # [previous sample, new samples] (array assignments: cheaper than stacking for a packet's few rows)
+        m = 0 if self.last is None else 1
+        tt = np.empty(len(t) + m)
+        xx = np.empty((len(t) + m, 6))
+        tt[m:], xx[m:, :3], xx[m:, 3:] = t, acc, gyr
         if self.t0 is None:
             self.t0 = float(t[0])
-        if self.last is not None:
-            tt = np.concatenate([[self.last[0]], t])
-            xx = np.vstack([self.last[1], x])
-        else:
-            tt, xx = t, x
-        dt = np.diff(tt)
-        if (dt <= 0).any():
+        if m:
+            tt[0], xx[0] = self.last
+        dt = tt[1:] - tt[:-1]
+        if len(dt) and dt.min() <= 0:
             raise AnalysisError(f"{self.name}: sample times must increase (at t={tt[1:][dt <= 0][0]:.6f} s)")
-        holes, lost = holes_and_lost(tt, 1.0 / self.rate)
-        self.holes.extend(tuple(float(v) for v in h) for h in holes)
-        self.lost += lost
+        if len(dt) and dt.max() >= 1.4 / self.rate:  # else no hole, nothing lost (holes_and_lost: > 1.5 periods)
+            holes, lost = holes_and_lost(tt, 1.0 / self.rate)
+            self.holes.extend(tuple(float(v) for v in h) for h in holes)
+            self.lost += lost
         self.n_samples += len(t)
         k_last = int(np.floor((tt[-1] - self.t0) * self.rate + 1e-9))
         ks = np.arange(self.k_next, k_last + 1)
         self.k_next = k_last + 1
-        self.last = (float(tt[-1]), x[-1])
+        self.last = (float(tt[-1]), xx[-1].copy())
         tg = self.t0 + ks / self.rate
         if len(tt) == 1:
             return tg, np.repeat(xx, len(tg), axis=0)
@@ -172,15 +176,17 @@ class _SensorStream:
         if self.ml is None:
             self.sign = 1.0 if float(np.dot(self.forward, ml)) >= 0 else -1.0
             self.ml = ml
+            self.form = sagittal_form(self.up, ml)
             self.zero = float(np.mean(self._theta_raw(self.still_q)))
             held, self.held = self.held, []
             for tt, qq in held:
                 self._emit(tt, qq)
         else:
             self.ml = ml if float(np.dot(ml, self.ml)) >= 0 else -ml
+            self.form = sagittal_form(self.up, self.ml)
 
     def _theta_raw(self, q: np.ndarray) -> np.ndarray:
-        return self.sign * sagittal_angle_deg(q, self.up, self.ml)
+        return self.sign * sagittal_angles_deg(q, self.form)
 
     def _emit(self, t: np.ndarray, q: np.ndarray) -> None:
         if len(t) == 0:
@@ -212,6 +218,8 @@ class Tracker:
         self._last_frame_t: float | None = None
         self._alerted: dict[str, str] = {}
         self._rep_start: float | None = None
+        self._hole_end = -np.inf  # end of the latest hole longer than settings.gap_s (either sensor)
+        self._calibrate_at = 0  # grid samples (slowest sensor) at which to look for the still period next
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -227,11 +235,20 @@ class Tracker:
         if not (np.isfinite(t).all() and np.isfinite(acc).all() and np.isfinite(gyr).all()):
             raise AnalysisError(f"{sensor}: samples contain NaN or infinite values")
         st = self.streams[sensor]
+        n_holes = len(st.holes)
         tg, xg = st.resample(t, acc, gyr)
+        for h in st.holes[n_holes:]:
+            if h[2] > self.settings.gap_s:
+                self._hole_end = max(self._hole_end, h[1])
         if self.calibration is None:
             st.buf_t.append(tg)
             st.buf_x.append(xg)
-            self._try_calibrate(events)
+            st.n_buf += len(tg)
+            # look again every 0.1 s of data: the still period found does not depend on when we look
+            n_min = min(x.n_buf for x in self.streams.values())
+            if n_min >= self._calibrate_at:
+                self._calibrate_at = n_min + max(1, int(0.1 * self.rate))
+                self._try_calibrate(events)
         else:
             st.fuse(tg, xg)
         frames = self._frames(events)
@@ -321,10 +338,11 @@ class Tracker:
             tt, th = outs[name]
             keep = max(0, int(np.searchsorted(tt, tc[-1], side="right")) - 1)
             st.out_t, st.out_theta = [tt[keep:]], [th[keep:]]
-        for k in range(len(tc)):  # frame by frame: alerts carry the exact frame time, whatever the chunking
-            for rec in self.segmenter.feed(tc[k : k + 1], trunk[k : k + 1], pelvis[k : k + 1]):
+        # frame by frame: alerts carry the exact frame time, whatever the chunking
+        for tk, trk, pk in zip(tc.tolist(), trunk.tolist(), pelvis.tolist(), strict=True):
+            for rec in self.segmenter.feed_one(tk, trk, pk):
                 self._rep_done(rec, events)
-            self._alerts(float(tc[k]), events)
+            self._alerts(tk, events)
         self._last_frame_t = float(tc[-1])
         return np.column_stack([tc, pelvis, trunk, trunk - pelvis])
 
@@ -351,7 +369,7 @@ class Tracker:
             or c.pelvis_max - c.pelvis_min_before < s.reps.min_pelvis_deg
         ):
             return  # not (yet) a hinge rep
-        if any(h[1] > c.start_s and h[2] > s.gap_s for st in self.streams.values() for h in st.holes):
+        if self._hole_end > c.start_s:
             return  # data hole inside the rep: it will not be judged
         values = {
             "trunk_top_deg": c.top_t,

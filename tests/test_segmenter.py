@@ -68,3 +68,31 @@ def test_shallow_and_trunk_only_bends_are_rejected():
     reps = segment(t, trunk, pelvis)
     assert len(reps) == 2 and not any(r.valid for r in reps)
     assert reps[0].rom_deg < 25 and reps[1].pelvis_rom_deg < 10
+
+
+def test_sample_by_sample_feed_one_equals_array_feed():
+    """`feed_one` (the live tracker's per-frame path) against `feed`, mixed at random, on a noisy series
+    with wobbles around the thresholds (rejected excursions, hysteresis, new bottoms)."""
+    t, trunk, pelvis, _ = _hinge_series(reps=6, seed=5)
+    rng = np.random.default_rng(11)
+    trunk = trunk + rng.normal(0, 2.5, len(t))
+    pelvis = pelvis + rng.normal(0, 1.5, len(t))
+    whole = segment(t, trunk, pelvis)
+    assert len(whole) > 6  # the noise adds rejected excursions
+    for trial in range(3):
+        seg, ref = RepSegmenter(), RepSegmenter()
+        got, want = [], []
+        i = 0
+        while i < len(t):
+            n = int(rng.integers(1, 40))
+            want += ref.feed(t[i : i + n], trunk[i : i + n], pelvis[i : i + n])
+            for k in range(i, min(i + n, len(t))):
+                if trial == 0 or rng.random() < 0.7:
+                    got += seg.feed_one(float(t[k]), float(trunk[k]), float(pelvis[k]))
+                else:
+                    got += seg.feed(t[k : k + 1], trunk[k : k + 1], pelvis[k : k + 1])
+            assert seg.current == ref.current and seg._above == ref._above  # same rep in progress, frame by frame
+            assert (seg._since_min_t, seg._since_min_p) == (ref._since_min_t, ref._since_min_p)
+            i += n
+        assert got == want == whole[: len(want)]
+        assert got + seg.finish(float(t[-1])) == whole
