@@ -55,6 +55,10 @@ CURVE_OF_KIND = {
 SEVERITY_COLOURS = {"caution": "#f0a500", "fault": "#d62728"}
 _MARKER_COLOURS = ("#7f7f7f", SEVERITY_COLOURS["caution"], SEVERITY_COLOURS["fault"])  # no fault, caution, fault
 _MARKER_LABEL_AT = 0.93  # rep-number labels: this far up the trunk/pelvis plot's y range
+_MARKER_SPAN = (0.04, 0.96)  # marker lines span this part of each plot's y range (clear of the axes)
+_EDGE_S = 0.1
+"""The x axis shows this much more than the data's window on the left: what scrolls stays clear of the
+axes (an item whose repaint region touches an axis repaints the axis too: ~10 % of a frame)."""
 _BAND_BRUSH = {"caution": (240, 165, 0, 50), "fault": (214, 39, 40, 45)}
 _BAND_FAR_DEG = 400.0  # the 'fault' band reaches this far beyond its limit (off the plot)
 
@@ -273,10 +277,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             plot = self.graphs.addPlot(row=row, col=0, title=title)
             plot.setLabel("left", "angle (°)")
             plot.getAxis("left").setWidth(54)  # equal widths keep both time axes aligned
+            for side in ("left", "bottom"):  # ticks outside the plot: the axes stay clear of what scrolls
+                plot.getAxis(side).setStyle(tickLength=5)
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setYRange(*y_range, padding=0)
-            plot.setXRange(-self.window_s, 0.0, padding=0)  # fixed: data scroll, axes and bands stay cached
+            plot.setXRange(-self.window_s - _EDGE_S, 0.0, padding=0)  # fixed: data scroll, axes and bands stay cached
             plot.addLegend(offset=(10, 5))
             self.plots[key] = plot
         self.plots["lumbar"].setXLink(self.plots["hinge"])
@@ -314,7 +320,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.marker_curves: dict[tuple[str, str], pg.PlotCurveItem] = {}
         for key in self.plots:
             for colour in _MARKER_COLOURS:
-                pen = pg.mkPen(colour, width=1.5, style=QtCore.Qt.PenStyle.DashLine)
+                pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine)  # whole pixels: every line alike
                 curve = pg.PlotCurveItem(pen=pen, antialias=False, connect="pairs", skipFiniteCheck=True)
                 curve.setParentItem(self.scroll_groups[key])
                 self.marker_curves[(key, colour)] = curve
@@ -393,7 +399,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self.curves[name].setData(frames[:, 0], frames[:, col])
             for group in self.scroll_groups.values():
                 group.setPos(-t_end, 0.0)
-            self._drop_old_markers(t_end - self.window_s - 1.0)
+            self._drop_old_markers(t_end - self.window_s)
             if self._cue_until is not None and t_end > self._cue_until:
                 self._set_cue("", None)
         events, self._cursor = s.events_since(self._cursor)
@@ -471,7 +477,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Redraw the marker lines of one colour (each plot: one vertical segment per rep)."""
         t = np.array([t for i, t in self._marker_t.items() if self._marker_colour[i] == colour])
         for key, (_title, (lo, hi)) in PLOTS.items():
-            self.marker_curves[(key, colour)].setData(np.repeat(t, 2), np.tile([lo, hi], len(t)))
+            ends = [lo + f * (hi - lo) for f in _MARKER_SPAN]
+            self.marker_curves[(key, colour)].setData(np.repeat(t, 2), np.tile(ends, len(t)))
 
     def marker_times(self) -> dict[int, float]:
         """Rep index -> time (s) of its marker (the rep's bottom), for the markers on screen."""
