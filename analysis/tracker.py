@@ -16,6 +16,7 @@ fed to the same `RepSegmenter` as offline analysis.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -344,7 +345,10 @@ class Tracker:
                 self._rep_done(rec, events)
             self._alerts(tk, events)
         self._last_frame_t = float(tc[-1])
-        return np.column_stack([tc, pelvis, trunk, trunk - pelvis])
+        out = np.empty((len(tc), 4))
+        out[:, 0], out[:, 1], out[:, 2] = tc, pelvis, trunk
+        out[:, 3] = trunk - pelvis
+        return out
 
     def _holes(self) -> list[np.ndarray]:
         gap = self.settings.gap_s
@@ -379,7 +383,7 @@ class Tracker:
         }
         for kind, (metric, cue) in FAULTS.items():
             value = values[metric]
-            if not np.isfinite(value):
+            if not math.isfinite(value):
                 continue
             severity = s.limits.severity(kind, value)
             if severity and self._alerted.get(kind) != "fault" and self._alerted.get(kind) != severity:

@@ -736,13 +736,13 @@ class Session:
         st.connected = True
         block = stream.feed(pkt)
         if block is not None and len(block.t):
-            keep = block.t > st.last_t
-            if not keep.all():  # the timebase never goes back; guard equal stamps
-                keep &= np.concatenate([[True], np.diff(block.t) > 0])
-            if keep.any():
-                t = block.t[keep]
-                st.last_t = float(t[-1])
-                self._pending[pkt.sensor].append((t, block.acc[keep], block.gyr[keep]))
+            part = (block.t, block.acc, block.gyr)
+            if block.t[0] <= st.last_t:  # the timebase never goes back; guard equal stamps
+                keep = (block.t > st.last_t) & np.concatenate([[True], np.diff(block.t) > 0])
+                part = (block.t[keep], block.acc[keep], block.gyr[keep])
+            if len(part[0]):
+                st.last_t = float(part[0][-1])
+                self._pending[pkt.sensor].append(part)
                 self._n_pending += 1
         if flush or self._n_pending >= _MAX_PENDING:
             self.flush()
@@ -760,9 +760,12 @@ class Session:
         for sensor, parts in pending.items():
             if not parts:
                 continue
-            t = np.concatenate([p[0] for p in parts])
-            acc = np.vstack([p[1] for p in parts])
-            gyr = np.vstack([p[2] for p in parts])
+            if len(parts) == 1:
+                t, acc, gyr = parts[0]
+            else:
+                t = np.concatenate([p[0] for p in parts])
+                acc = np.vstack([p[1] for p in parts])
+                gyr = np.vstack([p[2] for p in parts])
             out = self.tracker.feed(sensor, t, acc, gyr)
             self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
