@@ -495,6 +495,17 @@ class Decoder:
         self._empty = Samples.empty(profile.has_seq, profile.has_device_time)
         self._sync_np = np.frombuffer(profile.sync, dtype=np.uint8)
         self._layouts: dict[int, tuple[int, int, np.dtype] | None] = {}  # payload length -> (k, frame size, dtype)
+        # the constant bytes of a frame (sync, fixed header values) as (offset, bytes): checked per payload
+        dt = profile.dtype()
+        self._const_bytes = [(0, bytes(profile.sync))] if profile.sync else []
+        for f in self._consts:
+            field_dt, offset = dt.fields["h_" + f.name][:2]
+            self._const_bytes.append((offset, np.full(field_dt.shape, f.value, field_dt.base).tobytes()))
+        self._always_plausible = all(  # integer fields whose whole range scales to plausible values
+            _np_type(f.type, profile.byte_order).kind in "iu"
+            and np.iinfo(_np_type(f.type, profile.byte_order)).max * f.si_scale <= limit
+            and -np.iinfo(_np_type(f.type, profile.byte_order)).min * f.si_scale <= limit
+            for f, limit in ((self._acc, MAX_ACC), (self._gyr, MAX_GYR)))
 
     def feed(self, payload: bytes) -> Samples:
         """Decode one notification payload -> Samples (n may be 0). Never raises for bad bytes.
@@ -589,11 +600,11 @@ class Decoder:
             self._reject(1, n_bytes)
             return None
         k, size, dt = layout
-        arr = np.frombuffer(payload, dtype=dt, count=1)
-        if (n_bytes > size and any(payload[size:])) or not self._constants_ok(arr)[0]:  # padding: zeros only
+        if (n_bytes > size and any(payload[size:])  # padding: zeros only
+                or any(payload[o : o + len(b)] != b for o, b in self._const_bytes)):
             self._reject(1, n_bytes)
             return None
-        return _Frames(_PACKET_ZERO, arr, k)
+        return _Frames(_PACKET_ZERO, np.frombuffer(payload, dtype=dt, count=1), k)
 
     def _convert_one(self, arr: np.ndarray, k: int) -> Samples:
         """`_convert` + `_finish` for one valid frame of k samples (scalar counter arithmetic)."""
@@ -602,12 +613,16 @@ class Decoder:
             a_raw, g_raw = arr["samples"][self._acc.name], arr["samples"][self._gyr.name]
         else:
             a_raw, g_raw = arr["p_" + self._acc.name], arr["p_" + self._gyr.name]
-        with np.errstate(invalid="ignore", over="ignore"):
+        if self._always_plausible:
             a = a_raw.reshape(k, 3).astype(np.float64) * self._acc.si_scale
             g = g_raw.reshape(k, 3).astype(np.float64) * self._gyr.si_scale
-            if not (np.abs(a).max() <= MAX_ACC and np.abs(g).max() <= MAX_GYR):  # NaN fails too
-                self._reject(1, arr.dtype.itemsize)
-                return self._empty
+        else:  # NaN, inf or physically absurd values mean garbage
+            with np.errstate(invalid="ignore", over="ignore"):
+                a = a_raw.reshape(k, 3).astype(np.float64) * self._acc.si_scale
+                g = g_raw.reshape(k, 3).astype(np.float64) * self._gyr.si_scale
+                if not (np.abs(a).max() <= MAX_ACC and np.abs(g).max() <= MAX_GYR):  # NaN fails too
+                    self._reject(1, arr.dtype.itemsize)
+                    return self._empty
         seq = tdev = None
         if self._seq_field is not None:
             f = self._seq_field
