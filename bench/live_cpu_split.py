@@ -1,7 +1,7 @@
 """Where the live pipeline's CPU goes: the session's loop thread alone, an idle window, both together,
 and per step (decode + timebase, tracker) in real time vs as fast as possible.
 
-    QT_QPA_PLATFORM=offscreen python bench/live_cpu_split.py [--batch-s 0.02]
+    QT_QPA_PLATFORM=offscreen python bench/live_cpu_split.py [--batch-s 0]
 
 Two simulated sensors at 200 Hz (hinge-ref packets, 4 samples each), a 3-rep deadlift set (~15 s).
 CPU is process time (all threads) over wall time; per-step figures are `time.thread_time()` sums.
@@ -45,7 +45,8 @@ def session(packets, speed, batch_s):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batch-s", type=float, default=0.0, help="Session batch_s (tracker fed every N s)")
+    ap.add_argument("--batch-s", type=float, default=Session.__init__.__kwdefaults__["batch_s"],
+                    help="Session batch_s (0: decode and feed the tracker after every packet)")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     sim = simulate_set(SimConfig(exercise="deadlift", reps=3, seed=1, rates_hz=RATES))
@@ -76,6 +77,7 @@ def main() -> None:
         print(f"{mode:22s} CPU {100 * (time.process_time() - c0) / wall:5.1f} % of one core over {wall:.1f} s")
 
     _timed(stream_mod.SensorStream, "feed")
+    _timed(stream_mod.SensorStream, "feed_many")
     _timed(tracker_mod.Tracker, "feed")
     for label, speed in (("real time", 1.0), ("as fast as possible", None)):
         STEPS.clear()

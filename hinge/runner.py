@@ -54,7 +54,7 @@ LinkCallback = Callable[[float, str, str, Any], None]
 
 DEFAULT_PROFILE = "hinge-ref"
 _FAST_YIELD_EVERY = 256  # as-fast-as-possible sources let other tasks run this often (packets)
-_MAX_PENDING = 256  # packets decoded but not yet fed to the tracker before a flush is forced
+_MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
 _RATE_WINDOW_S = 2.0  # measured sample rate: over this much recent sample time
 
 
@@ -644,9 +644,12 @@ class Session:
             fails at once, before anything connects).
         label: recording label.
         ring_s: seconds of frames kept for the views (fixed memory).
-        batch_s: the loop feeds the tracker at most this often (packets arriving meanwhile are fed
-            together; output is identical, the tracker is chunk-invariant); 0 = after every packet
-            (lowest latency). Sources replaying as fast as possible are always fed in batches.
+        batch_s: packets are decoded and fed to the tracker in rounds: as soon as every sensor has
+            a packet queued, or `batch_s` after the first one was queued (a silent sensor), whichever
+            comes first. Frames need both sensors' data anyway, so a round costs little latency
+            (bench/live_latency.py) and does the work in one burst instead of one wake-up per packet
+            (bench/live_cpu_split.py). Output is identical: the tracker is chunk-invariant. 0 = after
+            every packet. Sources replaying as fast as possible are always fed in batches.
         clock: session clock (``now()``, ``async sleep()``) for `--duration` and event stamps.
         max_events: event-log length kept for `events_since` (older events drop out).
 
@@ -663,7 +666,7 @@ class Session:
         record_to: str | Path | None = None,
         label: str = "",
         ring_s: float = 30.0,
-        batch_s: float = 0.0,
+        batch_s: float = 0.03,
         clock: Clock | None = None,
         max_events: int = 10000,
     ) -> None:
@@ -683,7 +686,7 @@ class Session:
         self.generation = 0
         """Bumped when a seek resets the analysis: views clear what they drew."""
         self._t0 = self.clock.now()
-        self._pending: dict[str, list] = {s: [] for s in source.profiles}
+        self._pending: dict[str, list[RawPacket]] = {s: [] for s in source.profiles}  # queued, not decoded
         self._n_pending = 0
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -725,30 +728,26 @@ class Session:
         return self.clock.now() - self._t0
 
     def ingest(self, pkt: RawPacket, *, flush: bool = True) -> None:
-        """One packet: record it, decode and time it, and (with flush) feed the tracker."""
+        """One packet: record it and queue it; with flush, decode and time what is queued and feed the
+        tracker."""
         if self.recorder is not None:
             self.recorder.write_packet(pkt)
-        stream = self.streams.get(pkt.sensor)
-        if stream is None:
+        if pkt.sensor not in self.streams:
             return
         st = self._sensors[pkt.sensor]
         st.packets += 1
         st.connected = True
-        block = stream.feed(pkt)
-        if block is not None and len(block.t):
-            part = (block.t, block.acc, block.gyr)
-            if block.t[0] <= st.last_t:  # the timebase never goes back; guard equal stamps
-                keep = (block.t > st.last_t) & np.concatenate([[True], np.diff(block.t) > 0])
-                part = (block.t[keep], block.acc[keep], block.gyr[keep])
-            if len(part[0]):
-                st.last_t = float(part[0][-1])
-                self._pending[pkt.sensor].append(part)
-                self._n_pending += 1
+        self._pending[pkt.sensor].append(pkt)
+        self._n_pending += 1
         if flush or self._n_pending >= _MAX_PENDING:
             self.flush()
 
+    def round_complete(self) -> bool:
+        """True when every sensor has a packet queued (a round: time to flush)."""
+        return all(self._pending.values())
+
     def flush(self) -> None:
-        """Feed everything decoded so far to the tracker; publish frames and events."""
+        """Decode and time the queued packets, feed them to the tracker; publish frames and events."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -757,7 +756,25 @@ class Session:
         pending, self._pending = self._pending, {s: [] for s in self.streams}
         self._n_pending = 0
         now = self.now()
-        for sensor, parts in pending.items():
+        for sensor, packets in pending.items():
+            if not packets:
+                continue
+            stream, st = self.streams[sensor], self._sensors[sensor]
+            if len(packets) > 8:  # many (replay as fast as possible): vectorised, same result
+                blocks = [stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])]
+            else:
+                blocks = [stream.feed(p) for p in packets]
+            parts = []
+            for block in blocks:
+                if block is None or not len(block.t):
+                    continue
+                part = (block.t, block.acc, block.gyr)
+                if block.t[0] <= st.last_t:  # the timebase never goes back; guard equal stamps
+                    keep = (block.t > st.last_t) & np.concatenate([[True], np.diff(block.t) > 0])
+                    part = (block.t[keep], block.acc[keep], block.gyr[keep])
+                if len(part[0]):
+                    st.last_t = float(part[0][-1])
+                    parts.append(part)
             if not parts:
                 continue
             if len(parts) == 1:
@@ -769,7 +786,7 @@ class Session:
             out = self.tracker.feed(sensor, t, acc, gyr)
             self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
-                recent = self._sensors[sensor].recent
+                recent = st.recent
                 recent.append((float(t[0]), float(t[-1]), len(t)))
                 while len(recent) > 1 and recent[0][1] < t[-1] - _RATE_WINDOW_S:
                     recent.popleft()
@@ -845,7 +862,8 @@ class Session:
             async with self.source:
                 self._set_state("running")
                 async for pkt in self.source:
-                    self.ingest(pkt, flush=self.batch_s <= 0 and self.source.speed is not None)
+                    live = self.source.speed is not None
+                    self.ingest(pkt, flush=live and (self.batch_s <= 0 or self.round_complete()))
                     if self._n_pending and self._flush_handle is None:
                         self._flush_handle = self._loop.call_later(self.batch_s, self.flush)
                 self.finish()
