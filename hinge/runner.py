@@ -969,6 +969,12 @@ class Session:
         except RuntimeError:  # the loop closed meanwhile
             pass
 
+    def catch_up(self) -> None:
+        """Feed what is queued now instead of at the end of the round (any thread; the window calls it
+        on each refresh, so every refresh has the data that arrived before the previous one)."""
+        if self._n_pending:
+            self._on_loop(self.flush)
+
     def pause(self) -> None:
         if self.source.controllable:
             self._on_loop(self.source.pause)

@@ -402,6 +402,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._drop_old_markers(t_end - self.window_s)
             if self._cue_until is not None and t_end > self._cue_until:
                 self._set_cue("", None)
+        s.catch_up()  # what is queued in the session's round is drawn next time
         events, self._cursor = s.events_since(self._cursor)
         for item in events:
             self._on_event(item.event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -302,3 +303,34 @@ def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_p
     assert n_packets == st.sensors["sacrum"].packets + st.sensors["thoracic"].packets
     assert st.calibrated and len(session.reps) == 1
     assert abs(session.reps[0]["depth_deg"] - sim.truth["reps"][0]["depth_deg"]) < 3.0
+
+
+def _wait_for(cond, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_packets_wait_for_a_round_and_catch_up_feeds_a_partial_one():
+    """Live packets are decoded and fed when every sensor has one queued (a round), after `batch_s`, or when
+    the window asks (`catch_up`). Here only the sacrum streams, so no round completes."""
+    sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=3, rates_hz=RATES))
+    sacrum = [p for p in simulated_packets(sim, {s: HREF for s in RATES}) if p.sensor == "sacrum"][:20]
+    last = sacrum[-1]
+    later = type(last)(1000.0, last.sensor, last.payload)  # keeps the feed open (not ended, not finished)
+    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=4.0)
+    session = Session(feed, batch_s=60.0)
+    fed = lambda: session.tracker.status["sensors"]["sacrum"]["samples"]  # noqa: E731
+    try:
+        session.start()
+        assert _wait_for(lambda: feed._i == len(sacrum))
+        time.sleep(0.1)
+        assert fed() == 0 and session.status().sensors["sacrum"].packets == len(sacrum)  # queued, not fed
+        session.catch_up()
+        assert _wait_for(lambda: fed() > 0)
+        assert fed() == 4 * len(sacrum)  # hinge-ref: 4 samples a packet, every one fed
+    finally:
+        session.close()
