@@ -688,6 +688,8 @@ class Session:
         self._t0 = self.clock.now()
         self._pending: dict[str, list[RawPacket]] = {s: [] for s in source.profiles}  # queued, not decoded
         self._n_pending = 0
+        self.frames_at: float | None = None
+        """Session time (`now()`) when the newest frames were published."""
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -718,6 +720,7 @@ class Session:
             self._reps = []
             self._pending = {s: [] for s in self.streams}
             self._n_pending = 0
+            self.frames_at = None
             for st in self._sensors.values():
                 st.recent.clear()
                 st.last_t = -math.inf
@@ -760,10 +763,10 @@ class Session:
             if not packets:
                 continue
             stream, st = self.streams[sensor], self._sensors[sensor]
-            if len(packets) > 8:  # many (replay as fast as possible): vectorised, same result
+            if len(packets) == 1 or (len(packets) <= 8 and stream.profile.framing == "notification"):
+                blocks = [stream.feed(p) for p in packets]  # the single-payload path
+            else:  # many, or a byte stream (no single-payload path): vectorised, same result
                 blocks = [stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])]
-            else:
-                blocks = [stream.feed(p) for p in packets]
             parts = []
             for block in blocks:
                 if block is None or not len(block.t):
@@ -801,6 +804,7 @@ class Session:
     def _publish(self, frames: np.ndarray, events: list, now: float) -> None:
         if len(frames):
             self.ring.extend(frames)
+            self.frames_at = now
         if events:
             with self._lock:
                 for ev in events:
@@ -968,12 +972,6 @@ class Session:
                 loop.call_soon_threadsafe(fn)
         except RuntimeError:  # the loop closed meanwhile
             pass
-
-    def catch_up(self) -> None:
-        """Feed what is queued now instead of at the end of the round (any thread; the window calls it
-        on each refresh, so every refresh has the data that arrived before the previous one)."""
-        if self._n_pending:
-            self._on_loop(self.flush)
 
     def pause(self) -> None:
         if self.source.controllable:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 WINDOW_S = 10.0
 REFRESH_HZ = 30.0
 CUE_HOLD_S = 5.0  # data seconds a cue stays up
+AHEAD_MAX_S = 0.05  # the time axis runs at most this far past the newest frame (stays within _EDGE_S)
 SPEEDS = (("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("max", None))
 
 CURVES = (("trunk", 2, "#1f77b4", "hinge"), ("pelvis", 1, "#2ca02c", "hinge"), ("lumbar", 3, "#9467bd", "lumbar"))
@@ -228,7 +229,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._marker_t: dict[int, float] = {}  # rep index -> absolute time of its marker (the rep's bottom)
         self._marker_colour: dict[int, str] = {}
         self._marker_label: dict[int, QtWidgets.QGraphicsSimpleTextItem] = {}
-        self.t_end = 0.0  # time of the newest frame shown; the plots' x axis is time relative to it
+        self.t_data = 0.0  # time of the newest frame
+        self.t_end = 0.0  # "now" on the plots' x axis (time relative to it): t_data + `_ahead_s()`
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
@@ -393,16 +395,20 @@ class LiveWindow(QtWidgets.QMainWindow):
         if s.generation != self._generation:
             self._reset_views()
         frames = s.frames(self.window_s)
-        if len(frames) and float(frames[-1, 0]) != self.t_end:
-            t_end = self.t_end = float(frames[-1, 0])
-            for name, col, _colour, _plot in CURVES:
-                self.curves[name].setData(frames[:, 0], frames[:, col])
-            for group in self.scroll_groups.values():
-                group.setPos(-t_end, 0.0)
-            self._drop_old_markers(t_end - self.window_s)
-            if self._cue_until is not None and t_end > self._cue_until:
-                self._set_cue("", None)
-        s.catch_up()  # what is queued in the session's round is drawn next time
+        if len(frames):
+            t_data = float(frames[-1, 0])
+            if t_data != self.t_data:
+                self.t_data = t_data
+                for name, col, _colour, _plot in CURVES:
+                    self.curves[name].setData(frames[:, 0], frames[:, col])
+                self._drop_old_markers(t_data - self.window_s)
+                if self._cue_until is not None and t_data > self._cue_until:
+                    self._set_cue("", None)
+            t_end = t_data + self._ahead_s()
+            if t_end != self.t_end:
+                self.t_end = t_end
+                for group in self.scroll_groups.values():
+                    group.setPos(-t_end, 0.0)
         events, self._cursor = s.events_since(self._cursor)
         for item in events:
             self._on_event(item.event)
@@ -415,6 +421,16 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif self.close_when_done and s.done:
             self.close()
 
+    def _ahead_s(self) -> float:
+        """How far "now" is past the newest frame: the session time since it came, at the stream's speed,
+        up to `AHEAD_MAX_S`. Frames come in rounds (every 20–40 ms as BLE delivers packets); moving the
+        time axis with the clock in between scrolls the plots smoothly at the refresh rate."""
+        s = self.session
+        speed = s.source.speed
+        if speed is None or s.source.paused or s.done or s.frames_at is None:
+            return 0.0
+        return min(AHEAD_MAX_S, max(0.0, (s.now() - s.frames_at) * speed))
+
     def _reset_views(self) -> None:
         self._generation = self.session.generation
         self._cursor = 0
@@ -424,7 +440,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._set_cue("", None)
         for curve in self.curves.values():
             curve.setData([], [])
-        self.t_end = 0.0
+        self.t_data = self.t_end = 0.0
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, Alert):

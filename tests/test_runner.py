@@ -314,23 +314,23 @@ def _wait_for(cond, timeout: float = 10.0) -> bool:
     return True
 
 
-def test_packets_wait_for_a_round_and_catch_up_feeds_a_partial_one():
-    """Live packets are decoded and fed when every sensor has one queued (a round), after `batch_s`, or when
-    the window asks (`catch_up`). Here only the sacrum streams, so no round completes."""
+def test_packets_wait_for_a_round_or_batch_s():
+    """Live packets are decoded and fed when every sensor has one queued (a round) or `batch_s` after the
+    first was queued. Here only the sacrum streams, so no round completes: nothing is fed before batch_s."""
     sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=3, rates_hz=RATES))
     sacrum = [p for p in simulated_packets(sim, {s: HREF for s in RATES}) if p.sensor == "sacrum"][:20]
     last = sacrum[-1]
     later = type(last)(1000.0, last.sensor, last.payload)  # keeps the feed open (not ended, not finished)
-    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=4.0)
-    session = Session(feed, batch_s=60.0)
+    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=8.0)
+    session = Session(feed, batch_s=1.5)
     fed = lambda: session.tracker.status["sensors"]["sacrum"]["samples"]  # noqa: E731
     try:
         session.start()
         assert _wait_for(lambda: feed._i == len(sacrum))
-        time.sleep(0.1)
+        t_all_in = time.monotonic()
         assert fed() == 0 and session.status().sensors["sacrum"].packets == len(sacrum)  # queued, not fed
-        session.catch_up()
         assert _wait_for(lambda: fed() > 0)
+        assert time.monotonic() - t_all_in > 0.5  # fed by the batch_s timer, not at once
         assert fed() == 4 * len(sacrum)  # hinge-ref: 4 samples a packet, every one fed
     finally:
         session.close()

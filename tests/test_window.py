@@ -19,7 +19,7 @@ from analysis.faults import FaultLimits
 from analysis.pipeline import Settings
 from analysis.tracker import Alert, Rep
 from hinge.runner import Session, SimulatedFeed, replay_feed
-from hinge.window import CUE_HOLD_S, PLOTS, LiveWindow, application
+from hinge.window import AHEAD_MAX_S, CUE_HOLD_S, PLOTS, LiveWindow, application
 from sensing.recording import Event, read_recording
 from tests.test_runner import FAULTY, HREF, RATES, as_written, direct_tracker, simulated, write_recording
 
@@ -76,9 +76,9 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
         t_end = frames[-1, 0]
         # curves: exactly the tracker's frames of the last 10 s
         want = ref_frames[(ref_frames[:, 0] <= t_end + 1e-9) & (ref_frames[:, 0] >= t_end - win.window_s)]
+        assert win.t_data == t_end == win.t_end  # replayed as fast as possible: "now" is the newest frame
         for name, col in (("pelvis", 1), ("trunk", 2), ("lumbar", 3)):
             x, y = win.drawn(win.curves[name])  # x axis: time relative to the newest frame
-            assert win.t_end == t_end
             np.testing.assert_allclose(x + t_end, want[:, 0], atol=1e-9)
             np.testing.assert_allclose(y, want[:, col], atol=1e-9)
         # rep markers: at the bottom of each finished rep still on screen
@@ -192,3 +192,26 @@ def test_closing_the_window_stops_the_thread_ends_the_source_and_flushes_the_rec
     assert n >= 30 and as_written(got) == as_written(packets[:n])  # every packet the session saw, on disk
     assert {(e.sensor, e.event) for e in items if isinstance(e, Event)} >= {
         ("sacrum", "connected"), ("thoracic", "connected"), ("sacrum", "disconnected"), ("thoracic", "disconnected")}
+
+
+def test_time_axis_runs_on_with_the_clock_between_rounds(app, recording):
+    """Between rounds of frames "now" moves on with the session clock (at the stream's speed, at most
+    AHEAD_MAX_S past the newest frame), so the plots scroll at the refresh rate; curves keep their data."""
+    packets = list(read_recording(recording).packets())
+    feed = replay_feed(recording, speed=2.0)
+    session = Session(feed)
+    win = LiveWindow(session, auto_refresh=False)
+    for pkt in packets[: len(packets) // 2]:
+        session.ingest(pkt)
+    t_data = float(session.frames()[-1, 0])
+    for since, ahead in ((0.01, 0.02), (0.02, 0.04), (1.0, AHEAD_MAX_S)):
+        session.frames_at = session.now() - since
+        win.refresh()
+        assert win.t_data == t_data
+        assert win.t_end - t_data == pytest.approx(ahead, abs=0.004)  # speed 2: data time runs twice as fast
+        x, _ = win.drawn(win.curves["trunk"])
+        assert x[-1] == pytest.approx(t_data - win.t_end)  # the newest frame, just left of "now"
+    feed.pause()
+    win.refresh()
+    assert win.t_end == t_data  # paused: "now" is the newest frame
+    win.close()
