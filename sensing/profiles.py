@@ -489,18 +489,20 @@ class Decoder:
         self._time_unwrapped: int = 0
         self._seq_field = next((f for f in profile.header_fields if f.kind == "seq"), None)
         self._time_field = next((f for f in profile.header_fields if f.kind == "time"), None)
-        self._consts = [f for f in profile.header_fields if f.value is not None]
         self._acc = next(f for f in profile.sample_fields if f.kind == "acc")
         self._gyr = next(f for f in profile.sample_fields if f.kind == "gyr")
         self._empty = Samples.empty(profile.has_seq, profile.has_device_time)
         self._sync_np = np.frombuffer(profile.sync, dtype=np.uint8)
         self._layouts: dict[int, tuple[int, int, np.dtype] | None] = {}  # payload length -> (k, frame size, dtype)
-        # the constant bytes of a frame (sync, fixed header values) as (offset, bytes): checked per payload
+        # the constant bytes of every frame (sync, fixed header values) as (offset, bytes): the one
+        # definition both checks use (`_constants_ok` on frame rows, `_constants_ok_one` on a payload)
         dt = profile.dtype()
         self._const_bytes = [(0, bytes(profile.sync))] if profile.sync else []
-        for f in self._consts:
-            field_dt, offset = dt.fields["h_" + f.name][:2]
-            self._const_bytes.append((offset, np.full(field_dt.shape, f.value, field_dt.base).tobytes()))
+        for f in profile.header_fields:
+            if f.value is not None:
+                field_dt, offset = dt.fields["h_" + f.name][:2]
+                self._const_bytes.append((offset, np.full(field_dt.shape, f.value, field_dt.base).tobytes()))
+        self._const_rows = [(o, np.frombuffer(b, dtype=np.uint8)) for o, b in self._const_bytes]
         self._always_plausible = all(  # integer fields whose whole range scales to plausible values
             _np_type(f.type, profile.byte_order).kind in "iu"
             and np.iinfo(_np_type(f.type, profile.byte_order)).max * f.si_scale <= limit
@@ -581,8 +583,8 @@ class Decoder:
             if n_bytes > size:  # zero padding only
                 ok &= ~rows[:, size:].any(axis=1)
                 rows = np.ascontiguousarray(rows[:, :size])
+            ok &= self._constants_ok(rows)
             arr = rows.view(p.dtype(k)).reshape(len(idx))
-            ok &= self._constants_ok(arr)
             if not ok.all():
                 self._reject(int((~ok).sum()), int((~ok).sum()) * n_bytes)
             parts.append(_Frames(np.asarray(idx, dtype=np.int64)[ok], arr[ok], k))
@@ -600,8 +602,7 @@ class Decoder:
             self._reject(1, n_bytes)
             return None
         k, size, dt = layout
-        if (n_bytes > size and any(payload[size:])  # padding: zeros only
-                or any(payload[o : o + len(b)] != b for o, b in self._const_bytes)):
+        if (n_bytes > size and any(payload[size:])) or not self._constants_ok_one(payload):  # padding: zeros only
             self._reject(1, n_bytes)
             return None
         return _Frames(_PACKET_ZERO, np.frombuffer(payload, dtype=dt, count=1), k)
@@ -667,7 +668,7 @@ class Decoder:
         rows = data[starts_np[:, None] + np.arange(size)]
         arr = rows.view(p.dtype()).reshape(len(starts_np))
         pkt = np.searchsorted(ends, starts_np + size - 1, side="right")  # the payload completing the frame
-        ok = self._constants_ok(arr)
+        ok = self._constants_ok(rows)
         if not ok.all():
             self._reject(int((~ok).sum()), int((~ok).sum()) * size)
         return [_Frames(pkt[ok], arr[ok], p.samples_per_packet)]
@@ -718,14 +719,16 @@ class Decoder:
                 raw = np.frombuffer(frame, dtype=dt, count=1, offset=b.offset)[0]
                 self.battery = float(raw) * b.scale
 
-    def _constants_ok(self, arr: np.ndarray) -> np.ndarray:
-        ok = np.ones(len(arr), dtype=bool)
-        if len(self._sync_np):
-            ok &= (arr["_sync"] == self._sync_np).all(axis=1)
-        for f in self._consts:
-            vals = arr["h_" + f.name]
-            ok &= (vals == f.value) if vals.ndim == 1 else (vals == f.value).all(axis=1)
+    def _constants_ok(self, rows: np.ndarray) -> np.ndarray:
+        """(m,) bool: which frames (m, ≥ frame size) uint8 carry the sync and fixed header values."""
+        ok = np.ones(len(rows), dtype=bool)
+        for offset, want in self._const_rows:
+            ok &= (rows[:, offset : offset + len(want)] == want).all(axis=1)
         return ok
+
+    def _constants_ok_one(self, payload: bytes) -> bool:
+        """`_constants_ok` for one payload, as byte comparisons (the live path)."""
+        return all(payload[offset : offset + len(want)] == want for offset, want in self._const_bytes)
 
     def _convert(self, parts: list[_Frames]) -> tuple[Samples, np.ndarray]:
         """Valid frames (grouped by samples per frame) -> Samples in packet order, and packet index (n,).
