@@ -1,7 +1,7 @@
 """Offline analysis of one recorded set: samples of both sensors in, per-rep metrics and faults out.
 
-    fusion (per sensor) → calibration (neutral standing, axes) → sagittal angles → common time grid
-    → reps → metrics → faults
+The analysis core (`analysis.core`) with its offline refinements: offline fusion, the neutral posture and
+the sagittal axes from the whole set, zero-phase low-pass of the angles.
 
 `analyze()` takes each sensor's samples as arrays (anything with `t`, `acc`, `gyr`: times in seconds on
 one common time base, acc m/s², gyr rad/s, sensor frame) and returns an `Analysis`.
@@ -10,25 +10,33 @@ one common time base, acc m/s², gyr rad/s, sensor frame) and returns an `Analys
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from analysis.angles import forward_sign, sagittal_angle_deg
-from analysis.calibration import SegmentAxes, StillSettings, first_run, segment_axes, still_mask
+from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from analysis.core import (
+    METRICS,
+    SENSORS,
+    Settings,
+    axes_warnings,
+    frame_angles,
+    neutral_up,
+    quality_warnings,
+    quat_shift_s,
+    rep_dict,
+)
 from analysis.errors import AnalysisError
-from analysis.faults import FaultLimits, classify
 from analysis.fusion import fuse
-from analysis.quaternion import quat_conj, quat_rotate
-from analysis.reps import EXERCISES, RepSettings
-from analysis.segmenter import RepRecord, segment
+from analysis.reps import EXERCISES
+from analysis.segmenter import segment
+from analysis.still import still_flags
 from analysis.timing import Timing, resample, timing, uniform_grid
 
-SENSORS = ("sacrum", "thoracic")
-METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
+__all__ = ["METRICS", "SENSORS", "Analysis", "Settings", "analyze", "rep_dict"]
 
 
 class Samples(Protocol):
@@ -37,34 +45,18 @@ class Samples(Protocol):
     gyr: np.ndarray
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Analysis settings. offline: acausal fusion (recordings); lowpass_hz: zero-phase low-pass of the
-    angles (None = off); gap_s: missing data inside a rep beyond which the rep is a gap."""
-
-    still: StillSettings = field(default_factory=StillSettings)
-    reps: RepSettings = field(default_factory=RepSettings)
-    limits: FaultLimits = field(default_factory=FaultLimits)
-    offline: bool = True
-    lowpass_hz: float | None = 8.0
-    gap_s: float = 0.05
-    live_calibration_s: float = 3.0  # live: calibrate once both sensors were still this long
-    min_hinge_rom_deg: float = 30.0
-    max_axis_spread_deg: float = 10.0
-
-
 @dataclass
 class SensorResult:
     timing: Timing
-    axes: SegmentAxes
-    t: np.ndarray  # uniform grid of this sensor (s)
-    theta_deg: np.ndarray  # sagittal angle on that grid, relative to standing
+    t: np.ndarray  # uniform grid of this sensor (s), shifted to the fused orientation's time
+    theta_deg: np.ndarray  # sagittal angle on the common grid (the frames' pelvis or trunk column)
 
 
 @dataclass
 class Analysis:
     """Result of `analyze`. `frames`: DataFrame t, pelvis_deg, trunk_deg, lumbar_deg on the common grid;
-    `reps`: list of analyzer-JSON rep dicts; `warnings`: one-line quality warnings."""
+    `reps`: list of analyzer-JSON rep dicts; `warnings`: one-line quality warnings; `axes`: the sagittal
+    axes found (None: no hinge)."""
 
     exercise: str
     calibration: dict[str, Any]
@@ -73,6 +65,7 @@ class Analysis:
     reps: list[dict[str, Any]]
     warnings: list[str]
     rejected_excursions: int = 0
+    axes: Axes | None = None
 
     def reps_table(self) -> pd.DataFrame:
         """One row per rep: times, metrics, gap, and the faults as 'kind:severity' text."""
@@ -85,7 +78,7 @@ class Analysis:
         return pd.DataFrame(rows, columns=[*cols, "faults"])
 
     def to_json(self, input_name: str) -> dict[str, Any]:
-        """The analyzer JSON (ARCHITECTURE.md §6)."""
+        """The analyzer JSON (docs/ARCHITECTURE.md, analyzer output)."""
         counts: dict[str, int] = {}
         for r in self.reps:
             for f in r["faults"]:
@@ -119,51 +112,6 @@ def _validate(series: Mapping[str, Samples]) -> None:
                 raise AnalysisError(f"{name}: {field_name} contains NaN or infinite values")
 
 
-def _still_both(grids, t0: float, t1: float, rate: float, settings: Settings):
-    """Common grid over [t0, t1], where both sensors are still, and a motion measure (rad/s)."""
-    tc = uniform_grid(t0, t1, rate)
-    both = np.ones(len(tc), dtype=bool)
-    motion = np.zeros(len(tc))
-    for t, acc, gyr in grids.values():
-        sel = slice(max(0, int(np.searchsorted(t, t0)) - 1), int(np.searchsorted(t, t1)) + 2)
-        t, acc, gyr = t[sel], acc[sel], gyr[sel]
-        m = still_mask(acc, gyr, 1.0 / (t[1] - t[0]), settings.still)
-        both &= np.interp(tc, t, m.astype(float)) > 0.5
-        motion += np.interp(tc, t, np.linalg.norm(gyr - np.median(gyr, axis=0), axis=1))
-    return tc, both, motion
-
-
-def _neutral(grids, settings: Settings, warnings: list[str]) -> tuple[float, float, str]:
-    """Neutral standing: the first period where both sensors are still; (start_s, end_s, quality)."""
-    t0 = max(g[0][0] for g in grids.values())
-    t1 = min(g[0][-1] for g in grids.values())
-    if t1 - t0 < 1.0:
-        raise AnalysisError("the two sensors' data overlap for less than 1 s; check the time base")
-    rate = max(1.0 / (g[0][1] - g[0][0]) for g in grids.values())
-    # the first still period is near the start: look at the first two minutes before the whole set
-    for t_stop in (min(t1, t0 + 120.0), t1):
-        tc, both, motion = _still_both(grids, t0, t_stop, rate, settings)
-        run = first_run(both, int(settings.still.min_duration_s * rate))
-        if run is not None and (run[1] < len(tc) or t_stop == t1):
-            return float(tc[run[0]]), float(tc[run[1] - 1]), "ok"
-    advice = "no still standing period found at the start of the set (stand still ~3 s before the first rep)"
-    run = first_run(both, int(settings.still.min_pause_s * rate))
-    if run is not None:  # a pause at the top of a rep is a standing posture too
-        a, b = float(tc[run[0]]), float(tc[run[1] - 1])
-        warnings.append(f"{advice}; calibrated on a {b - a:.1f}-s pause at {a:.1f}–{b:.1f} s")
-        return a, b, "short_still"
-    # nothing still at all: the quietest second near the start, and say so
-    w = max(1, int(rate))
-    head = motion[: max(w + 1, len(motion) // 5)]
-    smooth = np.convolve(head, np.ones(w) / w, mode="valid")
-    i = int(np.argmin(smooth))
-    warnings.append(
-        f"{advice}; calibrated on the quietest second instead ({tc[i]:.1f}–{tc[i + w - 1]:.1f} s): "
-        "angles are less reliable"
-    )
-    return float(tc[i]), float(tc[i + w - 1]), "no_still_period"
-
-
 def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
     """Zero-phase Gaussian low-pass with its −3 dB point at cutoff_hz (no overshoot at the extremes the
     metrics read; same accuracy as a 2nd-order Butterworth filtfilt here, and scipy.ndimage imports in a
@@ -175,15 +123,15 @@ def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
 
 
 def _fuse_job(job) -> np.ndarray:
-    acc, gyr, rate_hz, offline, bias = job
-    return fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=False)
+    acc, gyr, rate_hz, offline, bias, still = job
+    return fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=bias is None, still_settings=still)
 
 
 def analyze(
     series: Mapping[str, Samples],
     *,
     exercise: str = "unknown",
-    settings: Settings = Settings(),
+    settings: Settings | None = None,
     mapper: Callable = map,
 ) -> Analysis:
     """Analyse a set. series: {'sacrum': samples, 'thoracic': samples} (see module docstring).
@@ -191,6 +139,7 @@ def analyze(
     mapper: a `map`-like callable that runs the per-sensor fusion jobs; pass a process pool's `map` to
     fuse both sensors in parallel on long sets (fusion is most of the work and holds the GIL).
     """
+    settings = settings or Settings()
     if exercise not in EXERCISES:
         raise AnalysisError(f"unknown exercise {exercise!r}; expected one of {', '.join(EXERCISES)}")
     _validate(series)
@@ -199,64 +148,96 @@ def analyze(
     grids = {}
     for name in SENSORS:
         s = series[name]
-        tm = timings[name]
         t = np.asarray(s.t, dtype=float)
-        tg = uniform_grid(t[0], t[-1], tm.rate_hz)
+        tg = uniform_grid(t[0], t[-1], timings[name].rate_hz)
         grids[name] = (tg, resample(t, s.acc, tg), resample(t, s.gyr, tg))
-
-    n_start, n_end, quality = _neutral(grids, settings, warnings)
-
-    axes_by_sensor, still_by_sensor = {}, {}
-    for name in SENSORS:
-        tg, acc, gyr = grids[name]
-        still = (tg >= n_start) & (tg <= n_end)
-        axes_by_sensor[name] = segment_axes(
-            acc[still], gyr[still], gyr[~still], sensor=name, bias_from_still=quality != "no_still_period"
-        )
-        still_by_sensor[name] = still
-    jobs = [
-        (grids[name][1], grids[name][2], timings[name].rate_hz, settings.offline, axes_by_sensor[name].gyr_bias)
-        for name in SENSORS
-    ]
-    quats = dict(zip(SENSORS, mapper(_fuse_job, jobs), strict=True))
-
-    results: dict[str, SensorResult] = {}
-    for name in SENSORS:
-        tg, q, axes, still = grids[name][0], quats[name], axes_by_sensor[name], still_by_sensor[name]
-        if quality == "no_still_period":  # the window is not still: take its vertical from the fused orientation
-            axes = axes.with_up(quat_rotate(quat_conj(q[still]), np.array([0.0, 0.0, 1.0])).mean(axis=0))
-        theta = sagittal_angle_deg(q, axes.up, axes.ml)
-        theta -= theta[still].mean()
-        theta *= forward_sign(theta[~still] if (~still).any() else theta)
-        if axes.axis_spread_deg > settings.max_axis_spread_deg:
-            warnings.append(
-                f"{name}: hinge axis estimate unstable ({axes.axis_spread_deg:.0f}° between the first and "
-                "second half of the set); is the strap loose?"
-            )
-        # VQF integrates gyro sample k over the following period: its quaternion k is the orientation at
-        # t_k + T/2 (measured on simulated sets: aligning by half a period cuts the angle RMS 4-10x)
-        results[name] = SensorResult(timings[name], axes, tg + 0.5 / timings[name].rate_hz, theta)
 
     # common grid over the overlap, at the faster sensor's rate
     rate = max(tm.rate_hz for tm in timings.values())
-    tc = uniform_grid(max(r.t[0] for r in results.values()), min(r.t[-1] for r in results.values()), rate)
-    trunk = _lowpass(np.interp(tc, results["thoracic"].t, results["thoracic"].theta_deg), rate, settings.lowpass_hz)
-    pelvis = _lowpass(np.interp(tc, results["sacrum"].t, results["sacrum"].theta_deg), rate, settings.lowpass_hz)
-    lumbar = trunk - pelvis
-    frames = pd.DataFrame({"t": tc, "pelvis_deg": pelvis, "trunk_deg": trunk, "lumbar_deg": lumbar})
+    t0 = max(g[0][0] for g in grids.values())
+    t1 = min(g[0][-1] for g in grids.values())
+    if t1 - t0 < 1.0:
+        raise AnalysisError("the two sensors' data overlap for less than 1 s; check the time base")
+    tc = uniform_grid(t0, t1, rate)
 
-    _quality_warnings(trunk, pelvis, settings, warnings)
-    for name, tm in timings.items():
-        for a, b, missing in tm.holes[tm.holes[:, 2] > 1.0]:
-            warnings.append(f"{name}: {missing:.1f} s of data missing at {a:.1f}–{b:.1f} s; reps there are not counted")
-    records = segment(tc, trunk, pelvis, settings.reps)
+    # neutral posture: the first period where both sensors are still (the one still detector)
+    both = np.ones(len(tc), dtype=bool)
+    motion = np.zeros(len(tc))
+    for name in SENSORS:
+        tg, acc, gyr = grids[name]
+        flags, mot = still_flags(acc, gyr, timings[name].rate_hz, settings.still)
+        both &= np.interp(tc, tg, flags.astype(float)) > 0.5
+        motion += np.interp(tc, tg, mot)
+    finder = NeutralFinder(rate, settings.still, settings.neutral)
+    if finder.feed(tc, both, motion) is not None or finder.pending_run_s() is not None:
+        n_start, n_end = finder.found or finder.pending_run_s()
+        quality = "ok"
+    else:
+        n_start, n_end, quality = finder.fallback()
+        advice = "no still standing or sitting period found (stand still ~3 s before the first rep)"
+        if quality == "short_still":
+            warnings.append(f"{advice}; calibrated on a {n_end - n_start:.1f}-s pause at {n_start:.1f}–{n_end:.1f} s")
+        else:
+            warnings.append(
+                f"{advice}; calibrated on the quietest second instead ({n_start:.1f}–{n_end:.1f} s): "
+                "angles are less reliable"
+            )
+
+    # fusion, with each sensor's gyro bias from the neutral window when it is still
+    jobs = []
+    for name in SENSORS:
+        tg, acc, gyr = grids[name]
+        still = (tg >= n_start) & (tg <= n_end)
+        bias = gyr[still].mean(axis=0) if quality != "no_still_period" and still.any() else None
+        jobs.append((acc, gyr, timings[name].rate_hz, settings.offline, bias, settings.still))
+    quats = dict(zip(SENSORS, mapper(_fuse_job, jobs), strict=True))
+
+    # gravity and specific force of both sensors on the common grid
+    g, acc_c = {}, {}
+    for name in SENSORS:
+        tg, acc, _ = grids[name]
+        ts = tg + quat_shift_s(timings[name].rate_hz, settings.samples)
+        g[name] = resample(ts, gravity_in_sensor(quats[name]), tc)
+        g[name] /= np.linalg.norm(g[name], axis=1, keepdims=True)
+        acc_c[name] = resample(tg, acc, tc)
+    neutral = (tc >= n_start) & (tc <= n_end)
+    if not neutral.any():
+        neutral[int(np.argmin(np.abs(tc - n_start)))] = True
+    ups = {name: neutral_up(acc_c[name][neutral], g[name][neutral], quality) for name in SENSORS}
+
+    learner = AxisLearner(ups["sacrum"], ups["thoracic"], settings.axes)
+    learner.feed_all(g["sacrum"], g["thoracic"])
+    axes = learner.axes()
+    warnings += axes_warnings(axes, settings)
+    if axes is None:
+        nan = np.full(len(tc), np.nan)
+        frames = pd.DataFrame({"t": tc, "pelvis_deg": nan, "trunk_deg": nan, "lumbar_deg": nan})
+        results = {name: SensorResult(timings[name], grids[name][0], nan) for name in SENSORS}
+        calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
+        _hole_warnings(timings, warnings)
+        return Analysis(exercise, calibration, results, frames, [], warnings, 0, None)
+
+    ang = frame_angles(g["sacrum"], g["thoracic"], axes)
+    trunk = _lowpass(ang.trunk, rate, settings.lowpass_hz)
+    pelvis = _lowpass(ang.pelvis, rate, settings.lowpass_hz)
+    side = _lowpass(ang.side, rate, settings.lowpass_hz)
+    lean = np.maximum(trunk, np.abs(side))
+    frames = pd.DataFrame({"t": tc, "pelvis_deg": pelvis, "trunk_deg": trunk, "lumbar_deg": trunk - pelvis})
+    results = {
+        "sacrum": SensorResult(timings["sacrum"], grids["sacrum"][0], pelvis),
+        "thoracic": SensorResult(timings["thoracic"], grids["thoracic"][0], trunk),
+    }
+
+    warnings += quality_warnings(trunk, pelvis, settings)
+    _hole_warnings(timings, warnings)
+    records = segment(tc, trunk, pelvis, settings.reps, lean=lean, side=side)
     rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
     reps = [rep_dict(i + 1, r, holes, settings) for i, r in enumerate(r for r in records if r.valid)]
     if not reps:
         warnings.append(
             "no reps found: no forward bend reached the rep gates "
-            f"(trunk ROM ≥ {settings.reps.min_rom_deg:.0f}°, pelvis ≥ {settings.reps.min_pelvis_deg:.0f}°)"
+            f"(trunk range ≥ {settings.reps.min_rom_deg:.0f}°, within 45° of the sagittal plane)"
         )
     if quality == "ok" and reps and reps[0]["start_s"] < n_start:
         quality = "after_first_rep"
@@ -265,35 +246,10 @@ def analyze(
             "(stand still ~3 s before the set for a better zero)"
         )
     calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
-    return Analysis(exercise, calibration, results, frames, reps, warnings, rejected)
+    return Analysis(exercise, calibration, results, frames, reps, warnings, rejected, axes)
 
 
-def _quality_warnings(trunk, pelvis, settings: Settings, warnings: list[str]) -> None:
-    rom_t = float(np.percentile(trunk, 99.5) - np.percentile(trunk, 0.5))
-    rom_p = float(np.percentile(pelvis, 99.5) - np.percentile(pelvis, 0.5))
-    if rom_t < settings.min_hinge_rom_deg:
-        warnings.append(f"hinge range of motion is small (trunk {rom_t:.0f}° < {settings.min_hinge_rom_deg:.0f}°)")
-    if rom_p > rom_t + 5.0:
-        warnings.append(
-            f"sensors probably swapped: the sacrum sensor moves more ({rom_p:.0f}°) than the thoracic one "
-            f"({rom_t:.0f}°)"
-        )
-
-
-def rep_dict(index: int, rec: RepRecord, holes: list[np.ndarray], settings: Settings) -> dict[str, Any]:
-    """Analyzer-JSON dict of one rep: metrics rounded, gap flag from data holes, faults unless a gap.
-
-    holes: per sensor, (k, 3) arrays (t_before, t_after, missing_s) of holes longer than settings.gap_s.
-    """
-    gap = any(bool(np.any((h[:, 0] < rec.end_s) & (h[:, 1] > rec.start_s))) for h in holes)
-    metrics = {m: getattr(rec, m) for m in METRICS}
-    return {
-        "index": index,
-        "start_s": round(rec.start_s, 3),
-        "bottom_s": round(rec.bottom_s, 3),
-        "top_s": round(rec.top_s, 3) if rec.top_s is not None else None,
-        "end_s": round(rec.end_s, 3),
-        **{k: (round(v, 2) if v == v else None) for k, v in metrics.items()},
-        "gap": gap,
-        "faults": [] if gap else classify(metrics, settings.limits),
-    }
+def _hole_warnings(timings: dict[str, Timing], warnings: list[str]) -> None:
+    for name, tm in timings.items():
+        for a, b, missing in tm.holes[tm.holes[:, 2] > 1.0]:
+            warnings.append(f"{name}: {missing:.1f} s of data missing at {a:.1f}–{b:.1f} s; reps there are not counted")

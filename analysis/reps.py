@@ -3,8 +3,12 @@
 An *excursion* begins where the trunk angle θt rises through `start_deg` and lasts while it stays
 above `start_deg − hysteresis_deg`. A rep runs from its excursion's start to the start of the next
 excursion (or the end of the data), so reps tile the set and each rep owns the top that follows it.
-Validity gates reject what is not a hinge rep (walking, a shallow bob, a trunk-only bend, picking a bell
-up and holding it): range of motion, pelvis participation and duration.
+An excursion is triggered by the trunk's *lean* max(θt, |φ|), forward or sideways (not backward: a
+lockout behind vertical is part of the top), so a side bend is an
+excursion too: it ends the previous rep's top phase and is then rejected for its plane. Validity gates
+reject what is not a hinge rep (a shallow bob, a side bend or a diagonal reach, picking a bell up and
+holding it): range of motion, plane and duration. Pelvis motion is measured, never required: a stoop
+bend (trunk only) is a rep, and its lumbar flexion shows as rounding.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
 class RepSettings:
     """Segmentation settings (degrees, seconds).
 
-    start_deg: the trunk angle whose upward crossing starts a rep; top_phase_deg: the top phase bound;
-    min_rom_deg: least bottom-minus-top trunk range; min_pelvis_deg: least pelvis rotation in the rep;
-    min_duration_s / max_duration_s: bounds on the time above start_deg.
+    start_deg: the trunk lean whose upward crossing starts a rep; top_phase_deg: the top phase
+    bound (sagittal trunk angle); min_rom_deg: least bottom-minus-top trunk range; max_side_ratio: the
+    largest lateral lean of the trunk in the excursion relative to its depth (1 = 45° out of the
+    sagittal plane); min_duration_s / max_duration_s: bounds on the time above start_deg.
     """
 
     start_deg: float = 15.0
     hysteresis_deg: float = 2.0
     top_phase_deg: float = 20.0
     min_rom_deg: float = 25.0
-    min_pelvis_deg: float = 10.0
+    max_side_ratio: float = 1.0
     min_duration_s: float = 0.35
     max_duration_s: float = 12.0

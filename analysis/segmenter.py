@@ -1,21 +1,24 @@
 """Streaming rep segmentation and per-rep metrics: one implementation for live and offline.
 
-Feed the trunk and pelvis angles (degrees, relative to standing) on a uniform grid, in chunks of any
-size; completed reps come out with their metrics. Feeding a set in one chunk or many gives identical
-reps (the state lives in the object; chunks are processed event by event with numpy reductions in
+Feed the trunk and pelvis sagittal angles (degrees, relative to the neutral posture) on a uniform grid,
+and optionally the trunk's lean max(θt, |φ|) (forward or sideways, not backward) and its lateral angle φ,
+in chunks of any size; completed reps come out with their metrics. Feeding a set in one chunk or many
+gives identical reps (the state lives in the object; chunks are processed event by event with numpy reductions in
 between, so offline use stays fast).
 
 Definitions (ARCHITECTURE.md §6, and analysis/reps.py for the settings):
-- an *excursion* starts where θt rises through `start_deg` and ends where it falls below
-  `start_deg − hysteresis_deg`;
-- a rep spans from its excursion's start to the next excursion's start (or the end of the data);
+- an *excursion* starts where the trunk's lean (θt when none is given) rises through `start_deg`
+  and ends where it falls below `start_deg − hysteresis_deg`;
+- a rep spans from its excursion's start to the next excursion's start (or the end of the data): a side
+  bend is an excursion too, so it ends the previous rep's top phase;
 - bottom = max θt in the excursion; top phase = samples after the bottom, before the rep's end, with
   θt < `top_phase_deg`; top = min θt there;
 - depth = max θt in the rep; trunk/pelvis/lumbar top = min of θt, θp, θL in the top phase;
   lumbar_flexion_max = max θL in the rep;
 - gates (checked when the rep ends): ROM = bottom − max(top, min θt before the excursion) ≥ min_rom_deg;
-  pelvis range (max θp in the excursion − min θp from the previous excursion's end to this rep's end)
-  ≥ min_pelvis_deg; time above the start angle within [min_duration_s, max_duration_s].
+  plane: the largest |lateral angle| in the excursion ≤ max_side_ratio × bottom; time above the start
+  angle within [min_duration_s, max_duration_s]. The pelvis range is measured (`pelvis_rom_deg`), not
+  gated: a stoop bend is a rep.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class RepRecord:
     lumbar_flexion_max_deg: float
     rom_deg: float
     pelvis_rom_deg: float
+    side_max_deg: float
     duration_s: float
     valid: bool
 
@@ -58,6 +62,7 @@ class _Excursion:
     bottom_t: float = -INF
     pelvis_max: float = -INF
     lumbar_max: float = -INF
+    side_max: float = 0.0  # largest |lateral angle| inside the excursion
     below_s: float | None = None  # when θt fell below the hysteresis level (excursion end)
     # top phase aggregates (after the bottom, θt < top_phase_deg)
     top_s: float | None = None
@@ -75,15 +80,25 @@ class RepSegmenter:
     settings: RepSettings = field(default_factory=RepSettings)
     current: _Excursion | None = None
     _above: bool = False
-    _last: tuple[float, float] | None = None  # (t, θt) of the previous sample, for crossing times
+    _last: tuple[float, float] | None = None  # (t, lean) of the previous sample, for crossing times
     _since_min_t: float = INF  # min θt since the previous excursion ended
     _since_min_p: float = INF  # min θp since the previous excursion ended
 
-    def feed(self, t: np.ndarray, trunk: np.ndarray, pelvis: np.ndarray) -> list[RepRecord]:
-        """t (n,) s increasing; trunk, pelvis (n,) degrees. Returns the reps completed in this chunk."""
+    def feed(
+        self,
+        t: np.ndarray,
+        trunk: np.ndarray,
+        pelvis: np.ndarray,
+        lean: np.ndarray | None = None,
+        side: np.ndarray | None = None,
+    ) -> list[RepRecord]:
+        """t (n,) s increasing; trunk, pelvis (n,) sagittal degrees; lean (n,) the trunk's lean max(θt, |φ|)
+        and side (n,) its lateral angle φ, degrees (default: θt and 0). Returns the reps completed in this chunk."""
         t = np.asarray(t, dtype=float)
         trunk = np.asarray(trunk, dtype=float)
         pelvis = np.asarray(pelvis, dtype=float)
+        lean = trunk if lean is None else np.asarray(lean, dtype=float)
+        side = np.zeros(len(t)) if side is None else np.abs(np.asarray(side, dtype=float))
         out: list[RepRecord] = []
         s = self.settings
         low = s.start_deg - s.hysteresis_deg
@@ -92,47 +107,50 @@ class RepSegmenter:
             if not self._above:
                 # look for the next upward crossing of start_deg
                 prev = self._last[1] if self._last is not None else -INF
-                j = _first_index(trunk, i, lambda x: x >= s.start_deg)
+                j = first_index(lean, i, lambda x: x >= s.start_deg)
                 # samples i..j-1 belong to the gap before the next excursion (the tail of a pending rep)
                 if j > i:
                     self._tail(t[i:j], trunk[i:j], pelvis[i:j])
                 if j == n:
-                    self._last = (t[n - 1], trunk[n - 1])
+                    self._last = (t[n - 1], lean[n - 1])
                     break
                 # rep boundary: the pending rep ends where this excursion starts
-                t_prev, x_prev = (t[j - 1], trunk[j - 1]) if j > i else (self._last or (t[j], prev))
-                start_s = _cross(t_prev, x_prev, t[j], trunk[j], s.start_deg)
+                t_prev, x_prev = (t[j - 1], lean[j - 1]) if j > i else (self._last or (t[j], prev))
+                start_s = _cross(t_prev, x_prev, t[j], lean[j], s.start_deg)
                 if self.current is not None:
                     out.append(self._close(start_s))
                 self.current = _Excursion(start_s, self._since_min_t, self._since_min_p)
                 self._above = True
                 i = j
             else:
-                j = _first_index(trunk, i, lambda x: x < low)
-                self._inside(t[i:j], trunk[i:j], pelvis[i:j])
+                j = first_index(lean, i, lambda x: x < low)
+                self._inside(t[i:j], trunk[i:j], pelvis[i:j], side[i:j])
                 if j == n:
-                    self._last = (t[n - 1], trunk[n - 1])
+                    self._last = (t[n - 1], lean[n - 1])
                     break
                 self.current.below_s = float(t[j])
                 self._above = False
                 self._since_min_t = INF
                 self._since_min_p = INF
                 i = j
-            self._last = (t[i - 1], trunk[i - 1]) if i > 0 else self._last
+            self._last = (t[i - 1], lean[i - 1]) if i > 0 else self._last
         return out
 
-    def feed_one(self, t: float, trunk: float, pelvis: float) -> list[RepRecord]:
+    def feed_one(
+        self, t: float, trunk: float, pelvis: float, lean: float | None = None, side: float = 0.0
+    ) -> list[RepRecord]:
         """`feed` for a single sample (floats): the same state and reps, without the array machinery.
         The live tracker steps frame by frame (alerts carry the exact frame), so this is its hot path."""
         s = self.settings
         out: list[RepRecord] = []
-        if not self._above and trunk >= s.start_deg:
-            start_s = float(t) if self._last is None else _cross(*self._last, t, trunk, s.start_deg)
+        x = trunk if lean is None else lean
+        if not self._above and x >= s.start_deg:
+            start_s = float(t) if self._last is None else _cross(*self._last, t, x, s.start_deg)
             if self.current is not None:
                 out.append(self._close(start_s))
             self.current = _Excursion(start_s, self._since_min_t, self._since_min_p)
             self._above = True
-        elif self._above and trunk < s.start_deg - s.hysteresis_deg:
+        elif self._above and x < s.start_deg - s.hysteresis_deg:
             self.current.below_s = float(t)
             self._above = False
             self._since_min_t = INF
@@ -145,6 +163,7 @@ class RepSegmenter:
             else:
                 self._top_one(t, trunk, pelvis)
             c.pelvis_max = max(c.pelvis_max, float(pelvis))
+            c.side_max = max(c.side_max, abs(float(side)))
         else:  # the tail of the pending rep, and 'before' data for the next one
             self._since_min_t = min(self._since_min_t, float(trunk))
             self._since_min_p = min(self._since_min_p, float(pelvis))
@@ -153,7 +172,7 @@ class RepSegmenter:
         if c is not None:
             c.lumbar_max = max(c.lumbar_max, float(trunk - pelvis))
             c.pelvis_min_after = min(c.pelvis_min_after, float(pelvis))
-        self._last = (t, trunk)
+        self._last = (t, x)
         return out
 
     def finish(self, end_s: float) -> list[RepRecord]:
@@ -165,7 +184,7 @@ class RepSegmenter:
         return [rec]
 
     # -- internals -------------------------------------------------------------------------------
-    def _inside(self, t, trunk, pelvis) -> None:
+    def _inside(self, t, trunk, pelvis, side) -> None:
         """Samples inside an excursion (θt above the hysteresis level)."""
         if len(t) == 0:
             return
@@ -179,6 +198,7 @@ class RepSegmenter:
         else:
             self._top(t, trunk, pelvis)
         c.pelvis_max = max(c.pelvis_max, float(pelvis.max()))
+        c.side_max = max(c.side_max, float(side.max()))
         c.lumbar_max = max(c.lumbar_max, float((trunk - pelvis).max()))
         c.pelvis_min_after = min(c.pelvis_min_after, float(pelvis.min()))
 
@@ -225,7 +245,9 @@ class RepSegmenter:
         pelvis_rom = c.pelvis_max - min(c.pelvis_min_before, c.pelvis_min_after)
         duration = (c.below_s if c.below_s is not None else end_s) - c.start_s
         valid = (
-            rom >= s.min_rom_deg and pelvis_rom >= s.min_pelvis_deg and s.min_duration_s <= duration <= s.max_duration_s
+            rom >= s.min_rom_deg
+            and c.side_max <= s.max_side_ratio * max(c.bottom_t, 0.0)
+            and s.min_duration_s <= duration <= s.max_duration_s
         )
         nan = float("nan")
         return RepRecord(
@@ -240,12 +262,13 @@ class RepSegmenter:
             lumbar_flexion_max_deg=c.lumbar_max,
             rom_deg=rom,
             pelvis_rom_deg=pelvis_rom,
+            side_max_deg=c.side_max,
             duration_s=duration,
             valid=valid,
         )
 
 
-def _first_index(x: np.ndarray, i: int, cond, block: int = 512) -> int:
+def first_index(x: np.ndarray, i: int, cond, block: int = 512) -> int:
     """Index of the first x[k] (k ≥ i) meeting cond, else len(x); scans growing blocks, not the whole tail."""
     n = len(x)
     while i < n:
@@ -265,9 +288,15 @@ def _cross(t0: float, x0: float, t1: float, x1: float, level: float) -> float:
 
 
 def segment(
-    t: np.ndarray, trunk: np.ndarray, pelvis: np.ndarray, settings: RepSettings | None = None
+    t: np.ndarray,
+    trunk: np.ndarray,
+    pelvis: np.ndarray,
+    settings: RepSettings | None = None,
+    *,
+    lean: np.ndarray | None = None,
+    side: np.ndarray | None = None,
 ) -> list[RepRecord]:
     """All reps (valid and rejected) of a whole series: one feed, then finish at the last sample."""
     seg = RepSegmenter(settings or RepSettings())
-    reps = seg.feed(t, trunk, pelvis)
+    reps = seg.feed(t, trunk, pelvis, lean, side)
     return reps + seg.finish(float(t[-1]) if len(t) else 0.0)

@@ -1,17 +1,20 @@
-"""Streaming tracker: the analysis of `analyze()`, fed chunk by chunk while a set is lifted.
+"""Live tracker: the analysis core (`analysis.core`) run causally, chunk by chunk, while a set is lifted.
 
     tracker = Tracker({"sacrum": 100.0, "thoracic": 100.0})
     out = tracker.feed("sacrum", t, acc, gyr)      # any chunk sizes, sensors interleaved
     out.frames   # (n, 4): t, pelvis_deg, trunk_deg, lumbar_deg on the common grid
     out.events   # Calibrated, Alert (a limit crossed, raised at once), Rep (a finished rep, analyzer dict)
 
-Per sensor: samples are resampled onto the sensor's own uniform grid (holes bridged linearly and
-remembered), held until the calibration (both sensors still, ARCHITECTURE.md §6 neutral standing), then
-fused causally (`OnlineFuser`, bias from the still period). The hinge axis comes from the motion as it
-happens: the second moment of the angular velocity, accumulated in fixed 0.25-s blocks, re-solved at
-each block end; a sample's angle uses the axis of the last block before it, so the output does not
-depend on how the stream was chunked. Angles on both sensors' grids are merged onto one common grid and
-fed to the same `RepSegmenter` as offline analysis.
+Per sensor (depends on that sensor's samples only): uniform resampling (holes bridged and remembered),
+still flags (`analysis.still`), and causal VQF. The fusion holds its first seconds until the sensor's
+first still period gives the gyro bias (at most `NeutralSettings.fallback_s`; then VQF's own estimate).
+Both sensors, frame by frame on the common grid and in time order: the neutral posture
+(`NeutralFinder`: the first both-still period; with none after `fallback_s` the same fallbacks as offline
+— a pause, else the quietest second — refined when a still period comes), the sagittal axes
+(`AxisLearner`, re-solved each time a thoracic excursion ends; frames wait for the first forward bend),
+the angles and the `RepSegmenter`. Every decision happens at a frame fixed by the data, never by when a
+chunk arrived, so the output is bit-identical however the stream is chunked. Memory is bounded whatever
+the user does before calibrating.
 """
 
 from __future__ import annotations
@@ -22,24 +25,28 @@ from typing import Any
 
 import numpy as np
 
-from analysis.angles import sagittal_angles_deg, sagittal_form
-from analysis.calibration import FAST_RAD_S, first_run, hinge_axis, still_mask
+from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from analysis.core import SENSORS, Settings, frame_angles, neutral_up, quat_shift_s, rep_dict
 from analysis.errors import AnalysisError
 from analysis.faults import FAULTS
 from analysis.fusion import OnlineFuser
-from analysis.pipeline import SENSORS, Settings, rep_dict
 from analysis.segmenter import RepSegmenter
+from analysis.still import StillDetector, StillPeriodFinder
 from analysis.timing import holes_and_lost, resample
 
-BLOCK_S = 0.25  # hinge-axis update period
-AXIS_MIN_ROTATION_DEG = 20.0  # rotation needed before the first axis estimate
+_OUT_COLS = 9  # t, g (3), acc (3), still, motion
+HOLD_FRAMES_S = 60.0  # frames kept while waiting for the first forward bend
 
 
 @dataclass(frozen=True)
 class Calibrated:
+    """The neutral posture was found (quality "ok") or, with no still period yet, assumed
+    ("short_still": a pause; "no_still_period": the quietest second); a later "ok" refines it."""
+
     t: float
     neutral_start_s: float
     neutral_end_s: float
+    quality: str = "ok"
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,9 @@ class TrackerOutput:
 
 
 class _SensorStream:
-    """One sensor: uniform resampling, calibration buffer, fusion, hinge axis, angles."""
+    """One sensor: uniform resampling, still flags, fusion (held until the gyro bias is known)."""
 
-    def __init__(self, name: str, rate_hz: float):
+    def __init__(self, name: str, rate_hz: float, settings: Settings):
         self.name = name
         self.rate = float(rate_hz)
         self.t0: float | None = None
@@ -79,30 +86,48 @@ class _SensorStream:
         self.holes: list[tuple[float, float, float]] = []
         self.n_samples = 0
         self.lost = 0
-        # calibration buffer (grid samples)
-        self.buf_t: list[np.ndarray] = []
-        self.buf_x: list[np.ndarray] = []
-        self.n_buf = 0  # grid samples in the buffer
-        # after calibration
+        self.still = StillDetector(rate_hz, settings.still)
+        self.bias_finder = StillPeriodFinder(rate_hz, settings.still)
+        self.max_hold = int(round(settings.neutral.fallback_s * rate_hz))
+        self.held: list[np.ndarray] = []  # grid rows t, acc, gyr, still, motion waiting for the bias
+        self.n_held = 0
         self.fuser: OnlineFuser | None = None
-        self.up = None
-        self.bias = None
-        self.still_q: np.ndarray | None = None
-        self.m2 = np.zeros((3, 3))
-        self.rotation_deg = 0.0
-        self.forward = np.zeros(3)  # summed fast angular velocity before the first axis: the forward sense
-        self.ml: np.ndarray | None = None
-        self.form: np.ndarray | None = None  # sagittal_form(up, ml) of the current axis
-        self.sign = 1.0
-        self.zero = 0.0
-        self.block: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # pending (t, gyr, q) of the block
-        self.block_end: float | None = None
-        self.held: list[tuple[np.ndarray, np.ndarray]] = []  # (t, q) waiting for the first axis
-        self.out_t: list[np.ndarray] = []
-        self.out_theta: list[np.ndarray] = []
+        self.shift = quat_shift_s(rate_hz, settings.samples)
+        self.out: list[np.ndarray] = []  # fused rows (see _OUT_COLS)
 
-    # -- resampling ------------------------------------------------------------------------------
-    def resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def feed(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        tg, xg = self._resample(t, acc, gyr)
+        if len(tg) == 0:
+            return
+        flags, motion = self.still.feed(xg[:, :3], xg[:, 3:])
+        rows = np.column_stack((tg, xg, flags, motion))
+        if self.fuser is not None:
+            self._fuse(rows)
+            return
+        self.held.append(rows)
+        self.n_held += len(rows)
+        self.bias_finder.feed(flags)
+        if self.bias_finder.period is None and self.n_held < self.max_hold:
+            return
+        held = np.vstack(self.held)
+        self.held = []
+        bias, level = None, held[0, 1:4]
+        if self.bias_finder.period is not None:
+            a, b = self.bias_finder.period
+            bias, level = held[a:b, 4:7].mean(axis=0), held[a, 1:4]
+        self.fuser = OnlineFuser(self.rate, gyr_bias=bias, still_bias=False, init_acc=level)
+        self._fuse(held)
+
+    def _fuse(self, rows: np.ndarray) -> None:
+        q = self.fuser.update(rows[:, 1:4], rows[:, 4:7])
+        out = np.empty((len(rows), _OUT_COLS))
+        out[:, 0] = rows[:, 0] + self.shift
+        out[:, 1:4] = gravity_in_sensor(q)
+        out[:, 4:7] = rows[:, 1:4]
+        out[:, 7:9] = rows[:, 7:9]
+        self.out.append(out)
+
+    def _resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # [previous sample, new samples] (array assignments: cheaper than stacking for a packet's few rows)
         m = 0 if self.last is None else 1
         tt = np.empty(len(t) + m)
@@ -129,75 +154,36 @@ class _SensorStream:
             return tg, np.repeat(xx, len(tg), axis=0)
         return tg, resample(tt, xx, tg)
 
-    # -- after calibration -----------------------------------------------------------------------
-    def calibrate(self, start: float, end: float) -> None:
-        t = np.concatenate(self.buf_t)
-        x = np.vstack(self.buf_x)
-        still = (t >= start) & (t <= end)
-        self.bias = x[still, 3:].mean(axis=0)
-        g = x[still, :3].mean(axis=0)
-        self.up = g / np.linalg.norm(g)
-        self.fuser = OnlineFuser(self.rate, gyr_bias=self.bias, still_bias=False)
-        self.block_end = float(t[0]) + BLOCK_S
-        self.buf_t, self.buf_x = [], []
-        q = self.fuser.update(x[:, :3], x[:, 3:])
-        self.still_q = q[still]
-        self.track(t, x[:, 3:], q)
 
-    def fuse(self, t: np.ndarray, x: np.ndarray) -> None:
-        if len(t):
-            self.track(t, x[:, 3:], self.fuser.update(x[:, :3], x[:, 3:]))
+@dataclass
+class _Block:
+    """Frames on the common grid: both sensors' columns interpolated at t."""
 
-    def track(self, t: np.ndarray, gyr: np.ndarray, q: np.ndarray) -> None:
-        """Angles for grid samples t with their quaternions; axis blocks closed in order."""
-        i = 0
-        while i < len(t):
-            j = i + int(np.searchsorted(t[i:], self.block_end, side="left"))
-            self._emit(t[i:j], q[i:j])
-            self.block.append((t[i:j], gyr[i:j], q[i:j]))
-            if j == len(t):
-                break
-            self._close_block()
-            i = j
+    t: np.ndarray
+    g: dict[str, np.ndarray]
+    acc: dict[str, np.ndarray]
+    both: np.ndarray
+    motion: np.ndarray
 
-    def _close_block(self) -> None:
-        gyr = np.vstack([b[1] for b in self.block]) - self.bias if self.block else np.zeros((0, 3))
-        self.block = []
-        self.block_end += BLOCK_S
-        w = gyr[np.linalg.norm(gyr, axis=1) > FAST_RAD_S]
-        if len(w) == 0:
-            return
-        self.m2 += w.T @ w
-        self.rotation_deg += float(np.degrees(np.linalg.norm(w, axis=1).sum() / self.rate))
-        if self.ml is None:
-            self.forward += w.sum(axis=0)
-        if self.rotation_deg < AXIS_MIN_ROTATION_DEG:
-            return
-        ml = hinge_axis(self.m2, self.up, sensor=self.name)
-        if self.ml is None:
-            self.sign = 1.0 if float(np.dot(self.forward, ml)) >= 0 else -1.0
-            self.ml = ml
-            self.form = sagittal_form(self.up, ml)
-            self.zero = float(np.mean(self._theta_raw(self.still_q)))
-            held, self.held = self.held, []
-            for tt, qq in held:
-                self._emit(tt, qq)
-        else:
-            self.ml = ml if float(np.dot(ml, self.ml)) >= 0 else -ml
-            self.form = sagittal_form(self.up, self.ml)
+    def __len__(self) -> int:
+        return len(self.t)
 
-    def _theta_raw(self, q: np.ndarray) -> np.ndarray:
-        return self.sign * sagittal_angles_deg(q, self.form)
+    def part(self, a: int, b: int | None = None) -> _Block:
+        s = slice(a, b)
+        return _Block(
+            self.t[s], {k: v[s] for k, v in self.g.items()}, {k: v[s] for k, v in self.acc.items()},
+            self.both[s], self.motion[s],
+        )
 
-    def _emit(self, t: np.ndarray, q: np.ndarray) -> None:
-        if len(t) == 0:
-            return
-        if self.ml is None:
-            self.held.append((t, q))
-            return
-        # VQF's quaternion k is the orientation at t_k + T/2 (as in analysis.pipeline)
-        self.out_t.append(t + 0.5 / self.rate)
-        self.out_theta.append(self._theta_raw(q) - self.zero)
+    @staticmethod
+    def join(blocks: list[_Block]) -> _Block:
+        return _Block(
+            np.concatenate([b.t for b in blocks]),
+            {k: np.vstack([b.g[k] for b in blocks]) for k in SENSORS},
+            {k: np.vstack([b.acc[k] for b in blocks]) for k in SENSORS},
+            np.concatenate([b.both for b in blocks]),
+            np.concatenate([b.motion for b in blocks]),
+        )
 
 
 class Tracker:
@@ -209,18 +195,22 @@ class Tracker:
             raise AnalysisError(f"Tracker: no rate given for sensor {missing[0]!r}")
         self.settings = settings or Settings()
         self.exercise = exercise
-        self.streams = {name: _SensorStream(name, rates_hz[name]) for name in SENSORS}
+        self.streams = {name: _SensorStream(name, rates_hz[name], self.settings) for name in SENSORS}
         self.rate = max(float(r) for r in rates_hz.values())
         self.calibration: Calibrated | None = None
+        self.axes: Axes | None = None
         self.segmenter = RepSegmenter(self.settings.reps)
         self.reps: list[dict[str, Any]] = []
+        self._finder = NeutralFinder(self.rate, self.settings.still, self.settings.neutral)
+        self._refiner: NeutralFinder | None = None
+        self._learner: AxisLearner | None = None
+        self._history: list[_Block] = []  # recent frames, for the neutral window's vertical
+        self._held: list[_Block] = []  # calibrated frames waiting for the first axes
         self._anchor: float | None = None  # frame k is at anchor + k / rate (integer k: chunking cannot drift it)
         self._next_k = 0
         self._last_frame_t: float | None = None
         self._alerted: dict[str, str] = {}
-        self._rep_start: float | None = None
         self._hole_end = -np.inf  # end of the latest hole longer than settings.gap_s (either sensor)
-        self._calibrate_at = 0  # grid samples (slowest sensor) at which to look for the still period next
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -237,28 +227,18 @@ class Tracker:
             raise AnalysisError(f"{sensor}: samples contain NaN or infinite values")
         st = self.streams[sensor]
         n_holes = len(st.holes)
-        tg, xg = st.resample(t, acc, gyr)
+        st.feed(t, acc, gyr)
         for h in st.holes[n_holes:]:
             if h[2] > self.settings.gap_s:
                 self._hole_end = max(self._hole_end, h[1])
-        if self.calibration is None:
-            st.buf_t.append(tg)
-            st.buf_x.append(xg)
-            st.n_buf += len(tg)
-            # look again every 0.1 s of data: the still period found does not depend on when we look
-            n_min = min(x.n_buf for x in self.streams.values())
-            if n_min >= self._calibrate_at:
-                self._calibrate_at = n_min + max(1, int(0.1 * self.rate))
-                self._try_calibrate(events)
-        else:
-            st.fuse(tg, xg)
-        frames = self._frames(events)
+        block = self._block()
+        frames = self._process(block, events) if block is not None else np.zeros((0, 4))
         return TrackerOutput(frames, events)
 
     def finish(self) -> TrackerOutput:
         """End of the set: close the rep in progress."""
         events: list = []
-        if self._last_frame_t is not None:
+        if self._last_frame_t is not None and self.axes is not None:
             for rec in self.segmenter.finish(self._last_frame_t):
                 self._rep_done(rec, events)
         return TrackerOutput(np.zeros((0, 4)), events)
@@ -268,6 +248,8 @@ class Tracker:
         """What the window shows: calibration state and per-sensor rate / lost samples / holes."""
         return {
             "calibrated": self.calibration is not None,
+            "calibration_quality": self.calibration.quality if self.calibration else None,
+            "axes": self.axes is not None,
             "sensors": {
                 n: {"rate_hz": s.rate, "samples": s.n_samples, "lost_samples": s.lost, "holes": len(s.holes)}
                 for n, s in self.streams.items()
@@ -275,81 +257,144 @@ class Tracker:
             "reps": len(self.reps),
         }
 
-    # -- internals -------------------------------------------------------------------------------
-    def _try_calibrate(self, events: list) -> None:
-        s = self.settings.still
-        horizons, masks = [], {}
-        for name, st in self.streams.items():
-            if not st.buf_t:
-                return
-            t = np.concatenate(st.buf_t)
-            x = np.vstack(st.buf_x)
-            w = max(3, int(round(s.window_s * st.rate)))
-            if len(t) < 2 * w:
-                return
-            mask = still_mask(x[:, :3], x[:, 3:], st.rate, s)[: len(t) - w // 2 - 1]  # complete windows only
-            masks[name] = (t[: len(mask)], mask)
-            horizons.append(t[len(mask) - 1])
-        t0 = max(m[0][0] for m in masks.values())
-        t1 = min(horizons)
-        if t1 <= t0:
-            return
-        n = int(np.floor((t1 - t0) * self.rate)) + 1
-        tc = t0 + np.arange(n) / self.rate
-        both = np.ones(n, dtype=bool)
-        for tt, m in masks.values():
-            both &= np.interp(tc, tt, m.astype(float)) > 0.5
-        run = first_run(both, int(s.min_duration_s * self.rate))
-        if run is None:
-            return
-        a, b = run
-        max_len = int(self.settings.live_calibration_s * self.rate)
-        if b < n and b - a < max_len:  # the still run ended (movement began) before reaching max length
-            pass
-        elif b - a >= max_len:
-            b = a + max_len
-        else:
-            return  # still standing, not long enough yet
-        start, end = float(tc[a]), float(tc[b - 1])
-        for st in self.streams.values():
-            st.calibrate(start, end)
-        self.calibration = Calibrated(end, start, end)
-        self._anchor = start
-        events.append(self.calibration)
-
-    def _frames(self, events: list) -> np.ndarray:
-        if self._anchor is None:
-            return np.zeros((0, 4))
+    # -- frames on the common grid ---------------------------------------------------------------
+    def _block(self) -> _Block | None:
         outs = {}
         for name, st in self.streams.items():
-            if not st.out_t:
-                return np.zeros((0, 4))
-            outs[name] = (np.concatenate(st.out_t), np.concatenate(st.out_theta))
-        t_first = max(o[0][0] for o in outs.values())
-        t_end = min(o[0][-1] for o in outs.values())
-        k0 = max(self._next_k, int(np.ceil((t_first - self._anchor) * self.rate - 1e-9)))
+            if not st.out:
+                return None
+            if len(st.out) > 1:
+                st.out = [np.vstack(st.out)]
+            outs[name] = st.out[0]
+        if self._anchor is None:
+            self._anchor = max(o[0, 0] for o in outs.values())
+        t_end = min(o[-1, 0] for o in outs.values())
         k1 = int(np.floor((t_end - self._anchor) * self.rate + 1e-9))
-        if k1 < k0:
-            return np.zeros((0, 4))
-        tc = self._anchor + np.arange(k0, k1 + 1) / self.rate
+        if k1 < self._next_k:
+            return None
+        tc = self._anchor + np.arange(self._next_k, k1 + 1) / self.rate
         self._next_k = k1 + 1
-        pelvis = np.interp(tc, *outs["sacrum"])
-        trunk = np.interp(tc, *outs["thoracic"])
-        for name, st in self.streams.items():  # keep only what the next frames can still need
-            tt, th = outs[name]
-            keep = max(0, int(np.searchsorted(tt, tc[-1], side="right")) - 1)
-            st.out_t, st.out_theta = [tt[keep:]], [th[keep:]]
+        g, acc = {}, {}
+        both = np.ones(len(tc), dtype=bool)
+        motion = np.zeros(len(tc))
+        for name, o in outs.items():
+            cols = resample(o[:, 0], o[:, 1:], tc)
+            gn = cols[:, 0:3]
+            g[name] = gn / np.linalg.norm(gn, axis=1, keepdims=True)
+            acc[name] = cols[:, 3:6]
+            both &= cols[:, 6] > 0.5
+            motion += cols[:, 7]
+            keep = max(0, int(np.searchsorted(o[:, 0], tc[-1], side="right")) - 1)
+            self.streams[name].out = [o[keep:]]  # only what the next frames can still need
+        return _Block(tc, g, acc, both, motion)
+
+    def _process(self, block: _Block, events: list) -> np.ndarray:
+        """Run the core over the new frames in time order; returns the frames that can be shown."""
+        out: list[np.ndarray] = []
+        s = self.settings
+        if self.calibration is None:
+            self._remember(block)
+            # the fallback, if no still period comes first, happens at a frame fixed by the data
+            m = int(np.searchsorted(block.t, self._anchor + s.neutral.fallback_s))
+            j = self._finder.feed(block.t[:m], block.both[:m], block.motion[:m])
+            if j is not None:
+                found = (*self._finder.found, "ok")
+            elif m < len(block):
+                j = m
+                found = self._finder.fallback()
+            else:
+                return np.zeros((0, 4))
+            # the frames from the neutral window's start on are shown too
+            hist = _Block.join(self._history)
+            t_cut = block.t[j] if j < len(block) else np.inf
+            block = _Block.join([hist.part(int(np.searchsorted(hist.t, found[0])), int(np.searchsorted(hist.t, t_cut))),
+                                 block.part(j)])
+            self._calibrate(*found, events)
+        elif self._refiner is not None:
+            self._remember(block)
+        refine_at = None
+        if self._refiner is not None:
+            refine_at = self._refiner.feed(block.t, block.both, block.motion)
+        i, n = 0, len(block)
+        while i < n:
+            stop = n if refine_at is None or refine_at < i else refine_at
+            if stop == i:  # a real still period came: the neutral is refined from this frame on
+                self._refine(events)
+                refine_at = None
+                continue
+            k, closed = self._learner.feed(block.g["sacrum"][i:stop], block.g["thoracic"][i:stop])
+            part = block.part(i, i + k)
+            if self.axes is None:
+                self._held.append(part)
+                self._trim(self._held, HOLD_FRAMES_S)
+            else:
+                out.append(self._emit(part, events))
+            i += k
+            if closed:
+                first = self.axes is None
+                self.axes = self._learner.axes()
+                if first and self.axes is not None:
+                    held, self._held = self._held, []
+                    out.append(self._emit(_Block.join(held), events))
+        return np.vstack(out) if out else np.zeros((0, 4))
+
+    def _emit(self, part: _Block, events: list) -> np.ndarray:
+        ang = frame_angles(part.g["sacrum"], part.g["thoracic"], self.axes)
+        rows = np.empty((len(part), 4))
+        rows[:, 0], rows[:, 1], rows[:, 2] = part.t, ang.pelvis, ang.trunk
+        rows[:, 3] = ang.trunk - ang.pelvis
         # frame by frame: alerts carry the exact frame time, whatever the chunking
-        for tk, trk, pk in zip(tc.tolist(), trunk.tolist(), pelvis.tolist(), strict=True):
-            for rec in self.segmenter.feed_one(tk, trk, pk):
+        for tk, trk, pk, lk, sk in zip(
+            part.t.tolist(), ang.trunk.tolist(), ang.pelvis.tolist(), ang.lean.tolist(), ang.side.tolist(),
+            strict=True,
+        ):
+            for rec in self.segmenter.feed_one(tk, trk, pk, lk, sk):
                 self._rep_done(rec, events)
             self._alerts(tk, events)
-        self._last_frame_t = float(tc[-1])
-        out = np.empty((len(tc), 4))
-        out[:, 0], out[:, 1], out[:, 2] = tc, pelvis, trunk
-        out[:, 3] = trunk - pelvis
-        return out
+        if len(part):
+            self._last_frame_t = float(part.t[-1])
+        return rows
 
+    # -- calibration ------------------------------------------------------------------------------
+    def _remember(self, block: _Block) -> None:
+        self._history.append(block)
+        self._trim(self._history, self.settings.neutral.fallback_s + self.settings.neutral.max_use_s + 1.0)
+
+    @staticmethod
+    def _trim(blocks: list[_Block], keep_s: float) -> None:
+        t_last = blocks[-1].t[-1] if blocks and len(blocks[-1]) else None
+        while t_last is not None and len(blocks) > 1 and len(blocks[0]) and blocks[0].t[-1] < t_last - keep_s:
+            blocks.pop(0)
+
+    def _ups(self, start: float, end: float, quality: str) -> dict[str, np.ndarray]:
+        hist = _Block.join(self._history)
+        sel = (hist.t >= start) & (hist.t <= end)
+        if not sel.any():
+            sel[int(np.argmin(np.abs(hist.t - start)))] = True
+        return {name: neutral_up(hist.acc[name][sel], hist.g[name][sel], quality) for name in SENSORS}
+
+    def _calibrate(self, start: float, end: float, quality: str, events: list) -> None:
+        ups = self._ups(start, end, quality)
+        self._learner = AxisLearner(ups["sacrum"], ups["thoracic"], self.settings.axes)
+        self.calibration = Calibrated(end, start, end, quality)
+        events.append(self.calibration)
+        if quality != "ok":
+            self._refiner = NeutralFinder(self.rate, self.settings.still, self.settings.neutral)
+        else:
+            self._history = []
+
+    def _refine(self, events: list) -> None:
+        start, end = self._refiner.found
+        ups = self._ups(start, end, "ok")
+        self._learner.set_up(ups["sacrum"], ups["thoracic"])
+        if self.axes is not None:
+            self.axes = self._learner.axes()
+        self._refiner = None
+        self._history = []
+        self.calibration = Calibrated(end, start, end, "ok")
+        events.append(self.calibration)
+
+    # -- reps and alerts --------------------------------------------------------------------------
     def _holes(self) -> list[np.ndarray]:
         gap = self.settings.gap_s
         return [np.array([h for h in st.holes if h[2] > gap]).reshape(-1, 3) for st in self.streams.values()]
@@ -368,10 +413,7 @@ class Tracker:
         if c is None or c.bottom_t == -np.inf:
             return
         s = self.settings
-        if (
-            c.bottom_t - c.before_min_t < s.reps.min_rom_deg
-            or c.pelvis_max - c.pelvis_min_before < s.reps.min_pelvis_deg
-        ):
+        if c.bottom_t - c.before_min_t < s.reps.min_rom_deg or c.side_max > s.reps.max_side_ratio * c.bottom_t:
             return  # not (yet) a hinge rep
         if self._hole_end > c.start_s:
             return  # data hole inside the rep: it will not be judged

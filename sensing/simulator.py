@@ -235,14 +235,11 @@ def _dedupe(keys: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def _add_extras(t, trunk, pelvis, plans, cfg):
-    """Non-rep movements inside the set: a shallow bob (ROM < 25°) and a trunk-only bend (no pelvis)."""
+    """A non-rep movement after the set: a shallow bob (ROM < 25°). (A trunk-only bend is a rep: a stoop.)"""
     end = plans[-1].t_end if plans else cfg.stand_s
     extra_t0 = end + 1.0
     bob = _keyframe_curve(t, [(extra_t0, 0.0), (extra_t0 + 0.8, 18.0), (extra_t0 + 1.6, 0.0)])
-    t1 = extra_t0 + 2.4
-    bend = _keyframe_curve(t, [(t1, 0.0), (t1 + 1.0, 40.0), (t1 + 2.2, 0.0)])
-    pelvis_bend = _keyframe_curve(t, [(t1, 0.0), (t1 + 1.0, 4.0), (t1 + 2.2, 0.0)])
-    return trunk + bob + bend, pelvis + 0.3 * bob + pelvis_bend
+    return trunk + bob, pelvis + 0.3 * bob
 
 
 def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, sway_deg: float) -> Rotation:

@@ -87,10 +87,13 @@ def test_given_gyr_bias_converges_without_rest():
 
 def test_wrong_gyr_bias_is_corrected_by_the_filter():
     acc, gyr, truth, fs, bias = _synth(still_s=0.0, seconds=120.0)
-    start_error = np.radians([0.5, -0.5, 0.0])
+    # The start error points inwards: VQF clips its own estimate at 2 °/s, and this test used to pass by
+    # that clip (an estimate pushed past −2 °/s on y was cut back to the true −2 °/s). Without the clip's
+    # help VQF's motion-bias estimator removes ~36 % of a 0.7 °/s error in two minutes.
+    start_error = np.radians([-0.5, 0.5, 0.0])
     fuser = OnlineFuser(fs, gyr_bias=bias + start_error)
     q = fuser.update(acc, gyr)
-    assert np.linalg.norm(fuser.gyr_bias - bias) < 0.6 * np.linalg.norm(start_error)
+    assert np.linalg.norm(fuser.gyr_bias - bias) < 0.7 * np.linalg.norm(start_error)
     assert np.degrees(inclination_error_rad(q, truth))[int(60 * fs):].max() < 1.0
 
 

@@ -70,22 +70,3 @@ def test_inclination_error_nan_propagates():
     q = np.array([[np.nan, 0, 0, 0], [1.0, 0, 0, 0]])
     err = inclination_error_rad(np.array([1.0, 0, 0, 0]), q)
     assert np.isnan(err[0]) and err[1] == 0.0
-
-
-def test_sagittal_angle_matches_scipy_rotations(rots, monkeypatch):
-    """The quadratic-form sagittal angle (analysis.angles) against axes rotated by scipy, the angle taken
-    from its definition: θ = atan2(u·f / |f|, u·ẑ) with u = q·up, m = q·ml, f = m × ẑ."""
-    import analysis.angles as angles
-
-    a, _ = rots
-    rng = np.random.default_rng(5)
-    up = rng.normal(size=3)
-    up /= np.linalg.norm(up)
-    ml = np.cross(up, rng.normal(size=3))
-    ml /= np.linalg.norm(ml)
-    u, m = a.apply(up), a.apply(ml)
-    f = np.cross(m, [0.0, 0.0, 1.0])
-    want = np.degrees(np.arctan2(np.sum(u * f, axis=1) / np.linalg.norm(f, axis=1), u[:, 2]))
-    np.testing.assert_allclose(angles.sagittal_angle_deg(_wxyz(a), up, ml), want, atol=1e-9)
-    monkeypatch.setattr(angles, "_CHUNK", 7)  # long series go in chunks: same angles
-    np.testing.assert_allclose(angles.sagittal_angle_deg(_wxyz(a), up, ml), want, atol=1e-9)

@@ -60,14 +60,24 @@ def test_random_chunking_gives_identical_reps():
         assert got == whole
 
 
-def test_shallow_and_trunk_only_bends_are_rejected():
-    t = np.arange(0, 12, 0.01)
+def test_stoop_bend_is_a_rep_shallow_bob_side_bend_and_diagonal_reach_are_not():
+    """Pelvis motion is measured, not required: a trunk-only (stoop) bend is a rep. A shallow bob fails the
+    range gate; a side bend and a reach more sideways than forward fail the plane gate, and the side bend
+    still ends the previous rep (its top phase stops where the side bend starts)."""
+    t = np.arange(0, 22, 0.01)
     bump = lambda c, h, w: h * np.exp(-0.5 * ((t - c) / w) ** 2)  # noqa: E731
-    trunk = bump(3, 20, 0.4) + bump(7, 50, 0.5)  # a shallow bob, then a deep bend ...
-    pelvis = bump(3, 8, 0.4) + bump(7, 3, 0.5)  # ... that the pelvis does not join
-    reps = segment(t, trunk, pelvis)
-    assert len(reps) == 2 and not any(r.valid for r in reps)
-    assert reps[0].rom_deg < 25 and reps[1].pelvis_rom_deg < 10
+    trunk = bump(3, 20, 0.4) + bump(7, 50, 0.5) + bump(15, 30, 0.5) - bump(11.5, 8, 0.3)
+    side = bump(11, 35, 0.5) + bump(15, 40, 0.5)  # a side bend at 11 s, a diagonal reach at 15 s
+    pelvis = bump(3, 8, 0.4) + bump(7, 3, 0.5)  # the deep bend at 7 s: the pelvis does not join
+    lean = np.maximum(trunk, np.abs(side))
+    reps = segment(t, trunk, pelvis, lean=lean, side=side)
+    assert [r.valid for r in reps] == [False, True, False, False]
+    bob, stoop, side_bend, reach = reps
+    assert bob.rom_deg < 25
+    assert stoop.pelvis_rom_deg < 5 and abs(stoop.depth_deg - 50) < 0.1 and stoop.lumbar_flexion_max_deg > 45
+    assert stoop.end_s == side_bend.start_s < 11
+    assert stoop.trunk_top_deg > -1  # the lean back at 11.5 s belongs to the side bend, not to the stoop's top
+    assert side_bend.side_max_deg > side_bend.depth_deg and reach.side_max_deg > reach.depth_deg
 
 
 def test_sample_by_sample_feed_one_equals_array_feed():

@@ -1,0 +1,147 @@
+"""The analysis core: what offline analysis (`analysis.pipeline`) and the live tracker (`analysis.tracker`)
+share, so that both are one algorithm.
+
+    per sensor:  uniform grid → still flags (analysis.still) → fusion → gravity in the sensor frame
+    both:        common grid → neutral posture (NeutralFinder) → sagittal axes (AxisLearner)
+                 → trunk / pelvis / lumbar angles, trunk inclination and lateral lean
+                 → rep segmentation (RepSegmenter) → per-rep metrics, gap flags, faults
+
+Offline adds acausal refinements: offline fusion, the neutral and the axes from the whole set, and a
+zero-phase low-pass of the angles. Live runs the same steps causally, frame by frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.angles import segment_angles_deg
+from analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
+from analysis.faults import FaultLimits, classify
+from analysis.reps import RepSettings
+from analysis.segmenter import RepRecord
+from analysis.still import StillSettings
+
+SENSORS = ("sacrum", "thoracic")
+METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
+SAMPLE_KINDS = ("instant", "averaged")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Analysis settings.
+
+    offline: acausal fusion (recordings); lowpass_hz: zero-phase low-pass of the angles, offline only
+    (None = off); gap_s: missing data inside a rep beyond which the rep is a gap; samples: "instant"
+    (a sample is the value at its time stamp) or "averaged" (the mean over the period before it: many
+    MEMS parts decimate that way), which sets the fusion's time shift (`quat_shift_s`).
+    """
+
+    still: StillSettings = field(default_factory=lambda: StillSettings(max_duration_s=3.0))
+    neutral: NeutralSettings = field(default_factory=NeutralSettings)
+    axes: AxisSettings = field(default_factory=AxisSettings)
+    reps: RepSettings = field(default_factory=RepSettings)
+    limits: FaultLimits = field(default_factory=FaultLimits)
+    offline: bool = True
+    lowpass_hz: float | None = 8.0
+    gap_s: float = 0.05
+    samples: str = "instant"
+    min_hinge_rom_deg: float = 30.0
+    max_axis_spread_deg: float = 15.0
+
+
+def quat_shift_s(rate_hz: float, samples: str = "instant") -> float:
+    """Time of VQF's quaternion k relative to sample k's time stamp. VQF integrates gyro sample k over the
+    following period, so for instantaneous samples quaternion k is the orientation at t_k + T/2
+    (measured on simulated sets: aligning by half a period cuts the angle RMS 4–10×); a sample that
+    averages the period before its stamp is integrated over [t_k − T, t_k]: no shift."""
+    return 0.5 / rate_hz if samples == "instant" else 0.0
+
+
+@dataclass
+class FrameAngles:
+    """Angles on the common grid (degrees): pelvis and trunk sagittal, trunk lateral, and the trunk's lean
+    max(θt, |φ|) — forward or sideways, not backward — that starts an excursion (`analysis.segmenter`)."""
+
+    pelvis: np.ndarray
+    trunk: np.ndarray
+    side: np.ndarray
+
+    @property
+    def lean(self) -> np.ndarray:
+        return np.maximum(self.trunk, np.abs(self.side))
+
+    @property
+    def lumbar(self) -> np.ndarray:
+        return self.trunk - self.pelvis
+
+
+def frame_angles(g_sacrum: np.ndarray, g_thoracic: np.ndarray, axes: Axes) -> FrameAngles:
+    """Angles of frames from both sensors' gravity directions (n, 3) in their sensor frames."""
+    pelvis, _ = segment_angles_deg(g_sacrum, axes.sacrum)
+    trunk, side = segment_angles_deg(g_thoracic, axes.thoracic)
+    return FrameAngles(pelvis, trunk, side)
+
+
+def neutral_up(acc: np.ndarray, g: np.ndarray, quality: str) -> np.ndarray:
+    """A segment's vertical from the neutral window's samples: the mean specific force when the window is
+    still, else (the quietest second of a set without any pause) the mean fused gravity direction."""
+    return unit(g.mean(axis=0) if quality == "no_still_period" else acc.mean(axis=0))
+
+
+def axes_warnings(axes: Axes | None, settings: Settings) -> list[str]:
+    if axes is None:
+        return [
+            "no hinge found: the trunk never leaned forward past "
+            f"{settings.axes.min_peak_deg:.0f}° (walking, turning, twists and side bends are not reps); 0 reps"
+        ]
+    out = []
+    if axes.spread_deg > settings.max_axis_spread_deg:
+        out.append(
+            f"thoracic: hinge axis estimate unstable (forward bends {axes.spread_deg:.0f}° apart, RMS); "
+            "is the strap loose, or did it slip?"
+        )
+    if abs(axes.pelvis_lean_deg) < 2.0:
+        out.append(
+            f"sacrum: the pelvis hardly tilts in the forward bends ({axes.pelvis_lean_deg:.1f}°); its plane is "
+            "uncertain (stoop bends, or a loose sacrum strap)"
+        )
+    return out
+
+
+def quality_warnings(trunk: np.ndarray, pelvis: np.ndarray, settings: Settings) -> list[str]:
+    finite = np.isfinite(trunk) & np.isfinite(pelvis)
+    if not finite.any():
+        return []
+    rom_t = float(np.percentile(trunk[finite], 99.5) - np.percentile(trunk[finite], 0.5))
+    rom_p = float(np.percentile(pelvis[finite], 99.5) - np.percentile(pelvis[finite], 0.5))
+    out = []
+    if rom_t < settings.min_hinge_rom_deg:
+        out.append(f"hinge range of motion is small (trunk {rom_t:.0f}° < {settings.min_hinge_rom_deg:.0f}°)")
+    if rom_p > rom_t + 5.0:
+        out.append(
+            f"sensors probably swapped: the sacrum sensor moves more ({rom_p:.0f}°) than the thoracic one "
+            f"({rom_t:.0f}°)"
+        )
+    return out
+
+
+def rep_dict(index: int, rec: RepRecord, holes: list[np.ndarray], settings: Settings) -> dict[str, Any]:
+    """Analyzer-JSON dict of one rep: metrics rounded, gap flag from data holes, faults unless a gap.
+
+    holes: per sensor, (k, 3) arrays (t_before, t_after, missing_s) of holes longer than settings.gap_s.
+    """
+    gap = any(bool(np.any((h[:, 0] < rec.end_s) & (h[:, 1] > rec.start_s))) for h in holes)
+    metrics = {m: getattr(rec, m) for m in METRICS}
+    return {
+        "index": index,
+        "start_s": round(rec.start_s, 3),
+        "bottom_s": round(rec.bottom_s, 3),
+        "top_s": round(rec.top_s, 3) if rec.top_s is not None else None,
+        "end_s": round(rec.end_s, 3),
+        **{k: (round(v, 2) if v == v else None) for k, v in metrics.items()},
+        "gap": gap,
+        "faults": [] if gap else classify(metrics, settings.limits),
+    }

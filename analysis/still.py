@@ -1,0 +1,165 @@
+"""The one still-period detector: used for the gyro bias (fusion), the neutral posture (calibration) and
+the live tracker alike.
+
+A sample k is *still* when the window of `window_s` ending at k (causal: no future samples) has a small
+spread: the summed variance of the three gyroscope axes below `gyr_std_rad_s`² and of the three
+accelerometer axes below `acc_std_m_s2`². A spread, not a level: a constant gyro bias does not count
+against stillness, postural sway of a standing or seated person does (a little). The mean angular
+speed must stay below `gyr_mean_rad_s` too: a steady turn has no spread but is not still.
+
+`StillDetector` is streaming and chunk-invariant: the running sums are carried from chunk to chunk with
+strictly sequential accumulation (`np.cumsum`), so feeding a series in any chunks gives bit-identical
+flags to one batch. A *still period* is a run of still flags; its samples run from the first window's
+first sample to the last window's last sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StillSettings:
+    """How stillness is recognised (generic, not tuned per recording).
+
+    window_s: length of the causal window, s.
+    gyr_std_rad_s: largest RMS deviation of the angular velocity from its window mean, rad/s.
+    acc_std_m_s2: largest RMS deviation of the specific force from its window mean, m/s².
+    gyr_mean_rad_s: largest mean angular speed (above any real gyro bias: a steady turn is not still), rad/s.
+    min_duration_s: shortest still period (neutral posture, gyro bias), s.
+    max_duration_s: a still period is cut here (its estimate is used from then on), s.
+    min_pause_s: the fallback when no still period exists (e.g. a lockout pause), s.
+    """
+
+    window_s: float = 0.5
+    gyr_std_rad_s: float = float(np.radians(5.0))
+    acc_std_m_s2: float = 0.25
+    gyr_mean_rad_s: float = float(np.radians(10.0))
+    min_duration_s: float = 1.5
+    max_duration_s: float = 10.0
+    min_pause_s: float = 0.5
+
+    def window(self, fs_hz: float) -> int:
+        """Window length in samples at fs_hz."""
+        return max(3, int(round(self.window_s * fs_hz)))
+
+
+class StillDetector:
+    """Causal still flags for one sensor, fed in chunks of any size.
+
+    `feed(acc, gyr)` → (flags (n,) bool, motion (n,) rad/s): flag k is True when the window ending at sample
+    k is still (small spread and a small mean angular speed); motion is the window's RMS gyro deviation
+    (how much the sensor moves). The first w − 1 samples have no complete window: not still, motion from
+    the samples so far.
+    """
+
+    def __init__(self, fs_hz: float, settings: StillSettings = StillSettings()):
+        self.settings = settings
+        self.w = settings.window(fs_hz)
+        self._origin: np.ndarray | None = None  # first sample: centres the sums (numerical stability)
+        self._c = np.zeros((1, 12))  # running [Σx, Σx²] of the 6 channels, last value
+        self._tail = np.zeros((1, 12))  # the last w running sums (to difference against); starts with Σ = 0
+        self._n = 0
+
+    def feed(self, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(acc)
+        if n == 0:
+            return np.zeros(0, dtype=bool), np.zeros(0)
+        x = np.hstack((gyr, acc)).astype(float)
+        if self._origin is None:
+            self._origin = x[0].copy()
+        x = x - self._origin
+        inc = np.hstack((x, x * x))
+        inc[0] += self._c[0]
+        c = np.cumsum(inc, axis=0)  # sequential: continues the carried sums exactly
+        self._c = c[-1:].copy()
+        w = self.w
+        hist = np.vstack((self._tail, c))  # running sums: the w before this chunk, then this chunk
+        k0 = len(self._tail)
+        idx = np.arange(n) + k0
+        # window of w samples ending at each new sample: sums(end) − sums(end − w); partial at the start
+        lo = idx - w
+        have = lo >= 0
+        base = np.where(have[:, None], hist[np.maximum(lo, 0)], 0.0)
+        count = np.where(have, w, self._n + np.arange(n) + 1).astype(float)[:, None]
+        s = hist[idx] - base
+        mean = s[:, :6] / count
+        var = np.maximum(s[:, 6:] / count - mean * mean, 0.0)
+        gyr_var = var[:, :3].sum(axis=1)
+        acc_var = var[:, 3:].sum(axis=1)
+        st = self.settings
+        gyr_mean = np.linalg.norm(mean[:, :3] + self._origin[:3], axis=1)
+        flags = have & (gyr_var < st.gyr_std_rad_s**2) & (acc_var < st.acc_std_m_s2**2) & (gyr_mean < st.gyr_mean_rad_s)
+        self._tail = hist[-w:].copy()
+        self._n += n
+        return flags, np.sqrt(gyr_var)
+
+
+def still_flags(acc: np.ndarray, gyr: np.ndarray, fs_hz: float, settings: StillSettings = StillSettings()):
+    """`StillDetector` over a whole series: (flags (n,) bool, motion (n,) rad/s)."""
+    return StillDetector(fs_hz, settings).feed(np.asarray(acc, float), np.asarray(gyr, float))
+
+
+def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and stops (exclusive) of the runs of True in a boolean array."""
+    m = np.concatenate(([False], np.asarray(mask, bool), [False])).astype(np.int8)
+    d = np.diff(m)
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def first_run(mask: np.ndarray, min_len: int) -> tuple[int, int] | None:
+    """First run of True at least min_len long, as (start, stop) indices; None if there is none."""
+    for a, b in zip(*runs(mask), strict=True):
+        if b - a >= min_len:
+            return int(a), int(b)
+    return None
+
+
+class StillPeriodFinder:
+    """The first still period of a stream of still flags (causal, chunk-invariant).
+
+    A period is a run of still flags; its samples start w − 1 before the first flag. It is *known* when
+    the run ends (a non-still flag) after lasting `min_duration_s`, or when it reaches `max_duration_s`
+    (then cut there). `feed(flags)` returns the chunk-local index of the first sample after the period
+    once it is known, else None; `period` is then (start, stop) in absolute sample indices.
+    """
+
+    def __init__(self, fs_hz: float, settings: StillSettings = StillSettings()):
+        self.w = settings.window(fs_hz)
+        self.n_min = max(self.w, int(round(settings.min_duration_s * fs_hz)))
+        self.n_max = max(self.n_min, int(round(settings.max_duration_s * fs_hz)))
+        self.period: tuple[int, int] | None = None
+        self._seen = 0
+        self._run_start: int | None = None  # absolute index of the current run's first flag
+
+    def feed(self, flags: np.ndarray) -> int | None:
+        if self.period is not None:
+            return None
+        base = self._seen
+        self._seen += len(flags)
+        i = 0
+        n = len(flags)
+        while i < n:
+            if self._run_start is None:
+                hits = np.flatnonzero(flags[i:])
+                if len(hits) == 0:
+                    return None
+                i += int(hits[0])
+                self._run_start = base + i
+            start = self._run_start - self.w + 1  # first sample of the first still window
+            # the period reaches max length at absolute sample start + n_max - 1
+            cap = start + self.n_max - 1 - base
+            breaks = np.flatnonzero(~flags[i:])
+            end = i + int(breaks[0]) if len(breaks) else n  # chunk-local index of the first non-still flag
+            if cap < end:
+                self.period = (start, start + self.n_max)
+                return cap + 1
+            if end < n:
+                if base + end - start >= self.n_min:
+                    self.period = (start, base + end)
+                    return end
+                self._run_start = None
+            i = end
+        return None
