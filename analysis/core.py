@@ -12,6 +12,7 @@ zero-phase low-pass of the angles. Live runs the same steps causally, frame by f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,10 +34,12 @@ SAMPLE_KINDS = ("instant", "averaged")
 class Settings:
     """Analysis settings.
 
-    offline: acausal fusion (recordings); lowpass_hz: zero-phase low-pass of the angles, offline only
-    (None = off); gap_s: missing data inside a rep beyond which the rep is a gap; samples: "instant"
-    (a sample is the value at its time stamp) or "averaged" (the mean over the period before it: many
-    MEMS parts decimate that way), which sets the fusion's time shift (`quat_shift_s`).
+    offline: acausal fusion (recordings); max_hip_rise_m: an excursion after which the hips end this much
+    higher or lower than before is sitting down or standing up, not a rep; lowpass_hz: zero-phase
+    low-pass of the angles, offline only (None = off); gap_s: missing data inside a rep beyond which the
+    rep is a gap; samples: "instant" (a sample is the value at its time stamp) or "averaged" (the mean
+    over the period before it: many MEMS parts decimate that way), which sets the fusion's time shift
+    (`quat_shift_s`).
     """
 
     still: StillSettings = field(default_factory=lambda: StillSettings(max_duration_s=3.0))
@@ -50,6 +53,7 @@ class Settings:
     samples: str = "instant"
     min_hinge_rom_deg: float = 30.0
     max_axis_spread_deg: float = 15.0
+    max_hip_rise_m: float = 0.25
 
 
 def quat_shift_s(rate_hz: float, samples: str = "instant") -> float:
@@ -145,3 +149,46 @@ def rep_dict(index: int, rec: RepRecord, holes: list[np.ndarray], settings: Sett
         "gap": gap,
         "faults": [] if gap else classify(metrics, settings.limits),
     }
+
+
+TRANSFER_BEFORE_S = 1.0  # the upright moment before an excursion is looked for this far back
+TRANSFER_AFTER_S = 1.5  # and after it, this far on (at most to the rep's end)
+
+
+def hip_vertical_acc(acc_sacrum: np.ndarray, g_sacrum: np.ndarray, g0_m_s2: float) -> np.ndarray:
+    """The sacrum's vertical acceleration (m/s², up +, gravity removed), (n,): specific force (n, 3) along
+    the fused vertical g (n, 3), minus the specific force's magnitude at neutral (absorbs scale error)."""
+    a, g = acc_sacrum, g_sacrum
+    return a[:, 0] * g[:, 0] + a[:, 1] * g[:, 1] + a[:, 2] * g[:, 2] - g0_m_s2
+
+
+def hip_rise_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, rec: RepRecord) -> float:
+    """How much higher (m, + up) the hips are after an excursion than before it: sitting down or standing
+    up moves them ~0.45 m, a hinge rep returns them where they were.
+
+    Between the most upright frame in the second before the excursion and the most upright frame up to
+    1.5 s after it (where the body stands or sits still, so its vertical speed is ~0), the vertical
+    acceleration is integrated twice with the velocity's linear trend removed (v = 0 at both ends).
+    t, hip_az, lean: frames (uniform grid) covering that span."""
+    ex_end = rec.start_s + rec.duration_s
+    before = (t >= rec.start_s - TRANSFER_BEFORE_S) & (t <= rec.start_s)
+    after = (t >= ex_end) & (t <= min(ex_end + TRANSFER_AFTER_S, rec.end_s))
+    if not before.any() or not after.any():
+        return 0.0
+    i0 = int(np.flatnonzero(before)[np.argmin(lean[before])])
+    i1 = int(np.flatnonzero(after)[np.argmin(lean[after])])
+    if i1 - i0 < 3:
+        return 0.0
+    dt = float(t[1] - t[0])
+    v = np.cumsum(hip_az[i0:i1 + 1]) * dt
+    x = np.cumsum(v) * dt
+    return float(x[-1] - v[-1] * (i1 - i0) * dt / 2.0)
+
+
+def reject_transfer(
+    rec: RepRecord, t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, settings: Settings
+) -> RepRecord:
+    """The record, marked not valid when its excursion moved the hips up or down for good (sit / stand)."""
+    if rec.valid and abs(hip_rise_m(t, hip_az, lean, rec)) > settings.max_hip_rise_m:
+        return dataclasses.replace(rec, valid=False)
+    return rec

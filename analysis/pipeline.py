@@ -24,9 +24,11 @@ from analysis.core import (
     Settings,
     axes_warnings,
     frame_angles,
+    hip_vertical_acc,
     neutral_up,
     quality_warnings,
     quat_shift_s,
+    reject_transfer,
     rep_dict,
 )
 from analysis.errors import AnalysisError
@@ -231,6 +233,9 @@ def analyze(
     warnings += quality_warnings(trunk, pelvis, settings)
     _hole_warnings(timings, warnings)
     records = segment(tc, trunk, pelvis, settings.reps, lean=lean, side=side)
+    g0 = float(np.linalg.norm(acc_c["sacrum"][neutral].mean(axis=0)))
+    hip_az = hip_vertical_acc(acc_c["sacrum"], g["sacrum"], g0)
+    records = [reject_transfer(r, tc, hip_az, lean, settings) for r in records]
     rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
     reps = [rep_dict(i + 1, r, holes, settings) for i, r in enumerate(r for r in records if r.valid)]

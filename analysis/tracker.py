@@ -26,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
-from analysis.core import SENSORS, Settings, frame_angles, neutral_up, quat_shift_s, rep_dict
+from analysis.core import (
+    SENSORS,
+    Settings,
+    frame_angles,
+    hip_vertical_acc,
+    neutral_up,
+    quat_shift_s,
+    reject_transfer,
+    rep_dict,
+)
 from analysis.errors import AnalysisError
 from analysis.faults import FAULTS
 from analysis.fusion import OnlineFuser
@@ -36,6 +45,7 @@ from analysis.timing import holes_and_lost, resample
 
 _OUT_COLS = 9  # t, g (3), acc (3), still, motion
 HOLD_FRAMES_S = 60.0  # frames kept while waiting for the first forward bend
+RECENT_FRAMES_S = 30.0  # (t, hip vertical acceleration, lean) kept for the sit/stand check of a rep
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,8 @@ class Tracker:
         self._last_frame_t: float | None = None
         self._alerted: dict[str, str] = {}
         self._hole_end = -np.inf  # end of the latest hole longer than settings.gap_s (either sensor)
+        self._g0 = 9.81  # the sacrum's specific force at neutral (m/s²)
+        self._recent: list[np.ndarray] = []  # (n, 3) t, hip vertical acceleration, lean
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -340,12 +352,17 @@ class Tracker:
 
     def _emit(self, part: _Block, events: list) -> np.ndarray:
         ang = frame_angles(part.g["sacrum"], part.g["thoracic"], self.axes)
+        lean = ang.lean
+        hip_az = hip_vertical_acc(part.acc["sacrum"], part.g["sacrum"], self._g0)
+        self._recent.append(np.column_stack((part.t, hip_az, lean)))
+        while len(self._recent) > 1 and self._recent[0][-1, 0] < part.t[-1] - RECENT_FRAMES_S:
+            self._recent.pop(0)
         rows = np.empty((len(part), 4))
         rows[:, 0], rows[:, 1], rows[:, 2] = part.t, ang.pelvis, ang.trunk
         rows[:, 3] = ang.trunk - ang.pelvis
         # frame by frame: alerts carry the exact frame time, whatever the chunking
         for tk, trk, pk, lk, sk in zip(
-            part.t.tolist(), ang.trunk.tolist(), ang.pelvis.tolist(), ang.lean.tolist(), ang.side.tolist(),
+            part.t.tolist(), ang.trunk.tolist(), ang.pelvis.tolist(), lean.tolist(), ang.side.tolist(),
             strict=True,
         ):
             for rec in self.segmenter.feed_one(tk, trk, pk, lk, sk):
@@ -373,8 +390,14 @@ class Tracker:
             sel[int(np.argmin(np.abs(hist.t - start)))] = True
         return {name: neutral_up(hist.acc[name][sel], hist.g[name][sel], quality) for name in SENSORS}
 
+    def _g0_at(self, start: float, end: float) -> float:
+        hist = _Block.join(self._history)
+        sel = (hist.t >= start) & (hist.t <= end)
+        return float(np.linalg.norm(hist.acc["sacrum"][sel].mean(axis=0))) if sel.any() else self._g0
+
     def _calibrate(self, start: float, end: float, quality: str, events: list) -> None:
         ups = self._ups(start, end, quality)
+        self._g0 = self._g0_at(start, end)
         self._learner = AxisLearner(ups["sacrum"], ups["thoracic"], self.settings.axes)
         self.calibration = Calibrated(end, start, end, quality)
         events.append(self.calibration)
@@ -386,6 +409,7 @@ class Tracker:
     def _refine(self, events: list) -> None:
         start, end = self._refiner.found
         ups = self._ups(start, end, "ok")
+        self._g0 = self._g0_at(start, end)
         self._learner.set_up(ups["sacrum"], ups["thoracic"])
         if self.axes is not None:
             self.axes = self._learner.axes()
@@ -401,6 +425,9 @@ class Tracker:
 
     def _rep_done(self, rec, events: list) -> None:
         self._alerted = {}
+        if rec.valid:
+            recent = np.vstack(self._recent)
+            rec = reject_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
         if not rec.valid:
             return
         rep = rep_dict(len(self.reps) + 1, rec, self._holes(), self.settings)
