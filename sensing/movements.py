@@ -1,9 +1,9 @@
 """Kinematics library for the simulator: minimum-jerk keyframe curves and the non-hinge movements
 that real sets contain (side bends, twists, walking with a turn, picking the weight up, sitting down).
 
-Pure numpy. A movement is planned once from a random generator (all its parameters are drawn then, so
-the truth can quote them) and rendered as *offsets* on the 1 kHz truth grid; the composer
-(`sensing.simulator`) adds them to the hinge kinematics. Channels (`CHANNELS`):
+Pure numpy (and scipy's Rotation). A movement is planned once from a random generator (all its
+parameters are drawn then, so the truth can quote them) and rendered as *offsets* on the 1 kHz truth
+grid; the composer (`sensing.simulator`) adds them to the hinge kinematics. Channels (`CHANNELS`):
 
 - `trunk_yaw`, `trunk_roll`, `trunk_pitch`, `pelvis_yaw`, `pelvis_roll`, `pelvis_pitch`: degrees, the
   segment's ZXY Euler angles (yaw about the earth vertical, roll about the forward axis, pitch about the
@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 CHANNELS = (
     "trunk_yaw",
@@ -252,14 +253,39 @@ def _add_gait(t: np.ndarray, start_s: float, g: Gait, out: dict[str, np.ndarray]
     out["speed"] += env * g.speed_ripple * np.sin(step)
 
 
+def body_to_earth(hip: np.ndarray, ov: dict[str, np.ndarray], h: float) -> np.ndarray:
+    """Earth-frame hip positions (n, 3) from body-frame ones plus the movements' offsets: turned by the
+    heading, plus the path walked at `speed` along it (grid step h)."""
+    fwd, left = hip[:, 0] + ov["hip_fwd"], hip[:, 1] + ov["hip_left"]
+    c, s = np.cos(np.radians(ov["heading"])), np.sin(np.radians(ov["heading"]))
+    path_x, path_y = np.cumsum(ov["speed"] * c) * h, np.cumsum(ov["speed"] * s) * h
+    return np.column_stack([c * fwd - s * left + path_x, s * fwd + c * left + path_y, hip[:, 2] + ov["hip_up"]])
+
+
+def skin_mount(tilt_deg: float, strap_yaw_deg: float, face_out: bool) -> Rotation:
+    """Sensor → segment rotation of a sensor lying flat on the skin of the back.
+
+    The outward skin normal is the segment's posterior direction (−x) tilted upward by tilt_deg; the
+    sensor's z axis lies along it (face_out) or against it (put on face down). Before the strap yaw
+    (about the sensor's z) the sensor's x axis points up the spine."""
+    a = np.radians(tilt_deg)
+    normal = np.array([-np.cos(a), 0.0, np.sin(a)])
+    along = np.array([np.sin(a), 0.0, np.cos(a)])  # up the spine, in the skin plane
+    sign = 1.0 if face_out else -1.0
+    base = Rotation.from_matrix(np.column_stack([along, sign * np.array([0.0, 1.0, 0.0]), sign * normal]))
+    return base * Rotation.from_euler("z", strap_yaw_deg, degrees=True)
+
+
 __all__ = [
     "CHANNELS",
     "MOVEMENT_KINDS",
     "STANDING_ONLY",
     "Gait",
     "Movement",
+    "body_to_earth",
     "keyframe_curve",
     "plan_movement",
     "quintic",
     "render",
+    "skin_mount",
 ]

@@ -7,9 +7,20 @@ arbitrary mounting rotation. The accelerometer sees gravity plus the sensor's li
 the segment's angular velocity. Then the sensor errors: white noise, gyro bias and bias random walk,
 scale errors, int16 quantisation, per-sensor sample rates, clock drift, lost samples.
 
-Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture, and
-the per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
-from the generator's own rep timing. Nothing here imports `analysis`.
+Real sets hold more than reps: `movements` mixes side bends, twists, walking with a turn, picking the
+weight up and sitting down into the set (the kinematics live in `sensing.movements`; none is a rep).
+Options model what real users and other labs' sensors do: stoop reps, seated hinges, the thoracic
+sensor anywhere from T12 to C7 (`upper_level`), sensors strapped flat on the skin at any yaw
+(`mounting="strapped"`), samples averaged or low-passed on the device (`sample_mode`) and sensors
+without timestamps (`timestamps="counter"`); `lab_protocol` is such a recording. The older options
+draw from the seed exactly as before, so an existing config gives the same output; the newer ones
+draw from a second generator seeded from the same seed.
+
+Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture (the
+pitch: the innermost ZXY Euler angle after yaw and roll), the trunk's roll (side bend), and the
+per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
+from the generator's own rep timing; a rep ends where the next one starts or where a non-hinge
+movement starts. `truth["movements"]` lists the movements. Nothing here imports `analysis`.
 
 Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a segment is a rotation by
 +θ about +y (it tips the segment's up-axis towards +x).
@@ -24,7 +35,16 @@ from scipy.signal import butter, sosfilt, sosfilt_zi
 from scipy.spatial.transform import Rotation
 
 from sensing.errors import InputError
-from sensing.movements import MOVEMENT_KINDS, STANDING_ONLY, Movement, keyframe_curve, plan_movement, render
+from sensing.movements import (
+    MOVEMENT_KINDS,
+    STANDING_ONLY,
+    Movement,
+    body_to_earth,
+    keyframe_curve,
+    plan_movement,
+    render,
+    skin_mount,
+)
 from sensing.types import SENSORS, SensorSeries
 
 G = 9.81
@@ -38,6 +58,7 @@ POSTURES = ("standing", "seated")
 SAMPLE_MODES = ("instant", "averaged", "lowpassed")
 TIMESTAMP_MODES = ("device", "counter")
 MAX_CLOCK_PPM = 1000.0
+SETTLE_S = 1.0  # between reps, a movement starts this long after the rep's top dwell (back to neutral first)
 THORACIC_LEVER_M = (0.22, 0.45)  # thoracic sensor above the lumbar joint along the thorax: T12, C7
 THORACIC_SKIN_TILT_DEG = (10.0, 35.0)  # the skin normal's upward tilt from posterior (kyphosis): T12, C7
 SACRAL_SKIN_TILT_DEG = (30.0, 40.0)  # the sacral skin normal's upward tilt (sacral slope)
@@ -171,6 +192,7 @@ class _RepPlan:
     trunk_top: float
     pelvis_top: float
     injected: dict[str, float]
+    settle: bool = False  # non-hinge movements follow: back to neutral within SETTLE_S after t_end
 
 
 def _plan_reps(cfg: SimConfig, rng: np.random.Generator, rng_x: np.random.Generator) -> tuple[list[_RepPlan], float]:
@@ -255,6 +277,9 @@ def _segment_curves(t: np.ndarray, plans: list[_RepPlan], cfg: SimConfig, rng: n
         ]
         trunk_keys.append((p.t_end, p.trunk_top))
         pelvis_keys.append((max(p.t_end - lag, p.t_top - lag), p.pelvis_top))
+        if p.settle:
+            trunk_keys.append((p.t_end + 0.8 * SETTLE_S, 0.0))
+            pelvis_keys.append((p.t_end + 0.8 * SETTLE_S, 0.0))
     # return to neutral at the end of the set
     t_back = plans[-1].t_end + 0.8 if plans else cfg.stand_s
     trunk_keys.append((t_back, 0.0))
@@ -439,15 +464,17 @@ def _place_movements(cfg: SimConfig, plans: list[_RepPlan], t_total: float, rng:
     moves: list[Movement] = []
     shift = 0.0
     for slot in range(n + 1):
-        if slot < n:  # before rep slot + 1 (still at the previous rep's top, or the initial stand)
-            t = plans[slot].t_start + shift
+        mine = [m for m, k in zip(planned, slots, strict=True) if k == slot]
+        if slot < n:  # before rep slot + 1: after the initial stand, or the previous rep settles first
+            t_free = t = plans[slot].t_start + shift
+            if slot > 0 and mine:
+                plans[slot - 1].settle = True
+                t += SETTLE_S
         else:  # after the last (already shifted) rep is back to neutral, and after the extras
             t = plans[-1].t_end + (6.0 if cfg.extras else 1.3) if plans else cfg.stand_s
-        t_free = t
-        for m, k in zip(planned, slots, strict=True):
-            if k == slot:
-                moves.append(replace(m, start_s=t))
-                t = moves[-1].next_s
+        for m in mine:
+            moves.append(replace(m, start_s=t))
+            t = moves[-1].next_s
         if slot < n:
             shift += t - t_free
             p = plans[slot]
@@ -470,13 +497,7 @@ def _hip(t: np.ndarray, pelvis_deg: np.ndarray, cfg: SimConfig, ov: dict[str, np
         drop = {"deadlift": 0.18, "swing": 0.10, "good_morning": 0.03}[cfg.exercise]
         s = np.clip(pelvis_deg / 60.0, -0.3, 1.5)
         hip = np.column_stack([-0.20 * np.sin(np.radians(pelvis_deg)), np.zeros_like(t), 0.95 - drop * s])
-    if ov is None:
-        return hip
-    fwd, left = hip[:, 0] + ov["hip_fwd"], hip[:, 1] + ov["hip_left"]
-    c, s = np.cos(np.radians(ov["heading"])), np.sin(np.radians(ov["heading"]))
-    h = 1.0 / TRUTH_FS_HZ
-    path_x, path_y = np.cumsum(ov["speed"] * c) * h, np.cumsum(ov["speed"] * s) * h
-    return np.column_stack([c * fwd - s * left + path_x, s * fwd + c * left + path_y, hip[:, 2] + ov["hip_up"]])
+    return hip if ov is None else body_to_earth(hip, ov, 1.0 / TRUTH_FS_HZ)
 
 
 def _mount(cfg: SimConfig, sensor: str, rng: np.random.Generator, rng_x: np.random.Generator):
@@ -498,12 +519,7 @@ def _mount(cfg: SimConfig, sensor: str, rng: np.random.Generator, rng_x: np.rand
         tilt = lo + (hi - lo) * cfg.upper_level + rng_x.uniform(-3.0, 3.0)
     face_out = bool(rng_x.random() < 0.5)
     strap_yaw = rng_x.uniform(0.0, 360.0)
-    a = np.radians(tilt)
-    normal = np.array([-np.cos(a), 0.0, np.sin(a)])
-    along = np.array([np.sin(a), 0.0, np.cos(a)])  # up the spine, in the skin plane
-    sign = 1.0 if face_out else -1.0
-    base = Rotation.from_matrix(np.column_stack([along, sign * np.array([0.0, 1.0, 0.0]), sign * normal]))
-    mount = base * Rotation.from_euler("z", strap_yaw, degrees=True)
+    mount = skin_mount(tilt, strap_yaw, face_out)
     return mount, {
         "mount_quat": mount.as_quat().tolist(),
         "skin_tilt_deg": float(tilt),
