@@ -7,9 +7,20 @@ arbitrary mounting rotation. The accelerometer sees gravity plus the sensor's li
 the segment's angular velocity. Then the sensor errors: white noise, gyro bias and bias random walk,
 scale errors, int16 quantisation, per-sensor sample rates, clock drift, lost samples.
 
-Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture, and
-the per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
-from the generator's own rep timing. Nothing here imports `analysis`.
+Real sets hold more than reps: `movements` mixes side bends, twists, walking with a turn, picking the
+weight up and sitting down into the set (the kinematics live in `sensing.movements`; none is a rep).
+Options model what real users and other labs' sensors do: stoop reps, seated hinges, the thoracic
+sensor anywhere from T12 to C7 (`upper_level`), sensors strapped flat on the skin at any yaw
+(`mounting="strapped"`), samples averaged or low-passed on the device (`sample_mode`) and sensors
+without timestamps (`timestamps="counter"`); `lab_protocol` is such a recording. The older options
+draw from the seed exactly as before, so an existing config gives the same output; the newer ones
+draw from a second generator seeded from the same seed.
+
+Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture (the
+pitch: the innermost ZXY Euler angle after yaw and roll), the trunk's roll (side bend), and the
+per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
+from the generator's own rep timing; a rep ends where the next one starts or where a non-hinge
+movement starts. `truth["movements"]` lists the movements. Nothing here imports `analysis`.
 
 Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a segment is a rotation by
 +θ about +y (it tips the segment's up-axis towards +x).
@@ -17,12 +28,23 @@ Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
 from scipy.spatial.transform import Rotation
 
 from sensing.errors import InputError
+from sensing.movements import (
+    MOVEMENT_KINDS,
+    STANDING_ONLY,
+    Movement,
+    body_to_earth,
+    keyframe_curve,
+    plan_movement,
+    render,
+    skin_mount,
+)
 from sensing.types import SENSORS, SensorSeries
 
 G = 9.81
@@ -31,6 +53,15 @@ FAULT_KINDS = ("trunk_behind_vertical", "posterior_pelvic_tilt", "lumbar_hyperex
 TRUTH_FS_HZ = 1000.0
 TOP_PHASE_MAX_DEG = 20.0  # analyzer contract: the top phase is where the trunk is below 20°
 REP_START_DEG = 15.0  # a rep starts where the trunk rises through 15° (and ends where the next one starts)
+MOUNTINGS = ("random", "aligned", "strapped")
+POSTURES = ("standing", "seated")
+SAMPLE_MODES = ("instant", "averaged", "lowpassed")
+TIMESTAMP_MODES = ("device", "counter")
+MAX_CLOCK_PPM = 1000.0
+SETTLE_S = 1.0  # between reps, a movement starts this long after the rep's top dwell (back to neutral first)
+THORACIC_LEVER_M = (0.22, 0.45)  # thoracic sensor above the lumbar joint along the thorax: T12, C7
+THORACIC_SKIN_TILT_DEG = (10.0, 35.0)  # the skin normal's upward tilt from posterior (kyphosis): T12, C7
+SACRAL_SKIN_TILT_DEG = (30.0, 40.0)  # the sacral skin normal's upward tilt (sacral slope)
 
 
 @dataclass(frozen=True)
@@ -83,11 +114,20 @@ class SimConfig:
     fault_reps: tuple[int, ...] | None = None
     stand_s: float = 3.5
     tail_s: float = 2.5
-    mounting: str = "random"  # "random" or "aligned"
+    mounting: str = "random"  # "random", "aligned" or "strapped" (flat on the skin, any strap yaw, either face out)
     extras: bool = False  # add non-rep movements (a shallow bob, a trunk-only bend) that must not count
     depth_deg: tuple[float, float] | None = None  # trunk depth range per rep (default: per exercise)
     slip_deg: float = 0.0  # the thoracic strap turns by this much about the spine halfway through the set
     dropout: tuple[str, float, float] | None = None  # (sensor, start_s, duration_s): the sensor drops out
+    # non-hinge movements (sensing.movements.MOVEMENT_KINDS) mixed into the set; never reps in the truth
+    movements: tuple[str, ...] = ()
+    # per movement: 0 = before the first rep, k = after rep k; None = spread over those slots from the seed
+    movement_slots: tuple[int, ...] | None = None
+    upper_level: float = 0.0  # thoracic sensor height: 0 = T12, 1 = C7
+    stoop: bool = False  # stoop reps: the pelvis takes 5–15 % of the trunk depth, the lumbar spine the rest
+    posture: str = "standing"  # "seated": slow trunk flexions on a stool from a still seated start
+    sample_mode: str = "instant"  # "averaged" (boxcar over the sample period) or "lowpassed" (Butterworth, 0.25 fs)
+    timestamps: str = "device"  # "counter": t = sample index / nominal rate + start offset (clock drift shows)
 
 
 @dataclass
@@ -102,30 +142,43 @@ class SimulatedSet:
     holes: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # (before, after, missing_s)
     index: dict[str, np.ndarray] = field(default_factory=dict)  # each kept sample's index on its sensor's clock
     rates_hz: dict[str, float] = field(default_factory=dict)  # each sensor's configured (nominal) rate
+    truth_trunk_side_deg: np.ndarray | None = None  # trunk roll (ZXY), + = top to the right, on truth_t
+    movements: list[Movement] = field(default_factory=list)  # the planned non-hinge movements, in time order
+    # generator parameters per sensor: mount (segment ← sensor quaternion xyzw), skin tilt, strap yaw, clock, offsets
+    sensor_params: dict[str, dict] = field(default_factory=dict)
 
     @property
     def truth_lumbar_deg(self) -> np.ndarray:
         return self.truth_trunk_deg - self.truth_pelvis_deg
 
 
+def lab_protocol(
+    seed: int, *, upper_level: float = 0.5, errors: SensorErrors = REALISTIC, rates_hz: dict[str, float] | None = None
+) -> SimConfig:
+    """A lab recording as seen from another lab's sensors (~50 Hz, no timestamps, strapped flat on the
+    skin, samples averaged on the device): seated, a still start of ~4 s, 3 slow forward trunk flexions
+    (the only reps), then 3 side bends to each side and 3 axial rotations to each side.
+    rates_hz None: 50 Hz for both sensors."""
+    sides = ("side_bend_left",) * 3 + ("side_bend_right",) * 3 + ("twist_left",) * 3 + ("twist_right",) * 3
+    return SimConfig(
+        exercise="good_morning",
+        reps=3,
+        seed=seed,
+        errors=errors,
+        rates_hz=dict(rates_hz) if rates_hz is not None else {"sacrum": 50.0, "thoracic": 50.0},
+        stand_s=4.0,
+        mounting="strapped",
+        movements=sides,
+        movement_slots=(3,) * len(sides),
+        upper_level=upper_level,
+        posture="seated",
+        sample_mode="averaged",
+        timestamps="counter",
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # kinematics
-
-
-def _quintic(a: float, b: float, tau: np.ndarray) -> np.ndarray:
-    """Minimum-jerk blend from a to b, tau in [0, 1] (zero velocity and acceleration at both ends)."""
-    tau = np.clip(tau, 0.0, 1.0)
-    return a + (b - a) * tau**3 * (10 - 15 * tau + 6 * tau**2)
-
-
-def _keyframe_curve(t: np.ndarray, keys: list[tuple[float, float]]) -> np.ndarray:
-    """Piecewise minimum-jerk curve through (time, value) keyframes; held flat outside them."""
-    out = np.full_like(t, keys[0][1])
-    for (t0, v0), (t1, v1) in zip(keys[:-1], keys[1:], strict=True):
-        m = (t >= t0) & (t <= t1)
-        out[m] = _quintic(v0, v1, (t[m] - t0) / max(t1 - t0, 1e-9))
-    out[t > keys[-1][0]] = keys[-1][1]
-    return out
 
 
 @dataclass
@@ -139,14 +192,20 @@ class _RepPlan:
     trunk_top: float
     pelvis_top: float
     injected: dict[str, float]
+    settle: bool = False  # non-hinge movements follow: back to neutral within SETTLE_S after t_end
 
 
-def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan], float]:
+def _plan_reps(cfg: SimConfig, rng: np.random.Generator, rng_x: np.random.Generator) -> tuple[list[_RepPlan], float]:
+    """Rep timing and shape; `rng_x` draws only for the new options (stoop), so the others stay as they were."""
     ex = cfg.exercise
+    seated = cfg.posture == "seated"
     t = cfg.stand_s
     plans: list[_RepPlan] = []
     for k in range(1, cfg.reps + 1):
-        if ex == "swing":
+        if seated:  # slow trunk flexions on a stool
+            down, up, dwell = rng.uniform(2.0, 4.0), rng.uniform(2.0, 4.0), rng.uniform(0.8, 2.0)
+            depth = rng.uniform(30, 60)
+        elif ex == "swing":
             down, up, dwell = rng.uniform(0.5, 0.65), rng.uniform(0.5, 0.65), 0.0
             depth = rng.uniform(50, 72)
             if k == 1:  # the hike pass: first rep starts from standing
@@ -159,10 +218,16 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
             depth = rng.uniform(60, 85)
         if cfg.depth_deg is not None:
             depth = rng.uniform(*cfg.depth_deg)
-        lumbar_bottom = min(rng.uniform(3, 10), 0.5 * depth)
-        trunk_top = rng.uniform(-2, 2)
-        pelvis_top = rng.uniform(-2, 2)
-        injected = _faults_for_rep(cfg, k, rng)
+        if seated:  # the pelvis takes 25–45 % of the depth; faults only when asked for
+            lumbar_bottom = depth * (1.0 - rng.uniform(0.25, 0.45))
+            trunk_top = rng.uniform(-1, 1)
+            pelvis_top = rng.uniform(-1, 1)
+            injected = _faults_for_rep(cfg, k, rng) if cfg.faults is not None else {}
+        else:
+            lumbar_bottom = min(rng.uniform(3, 10), 0.5 * depth)
+            trunk_top = rng.uniform(-2, 2)
+            pelvis_top = rng.uniform(-2, 2)
+            injected = _faults_for_rep(cfg, k, rng)
         if "lumbar_rounding" in injected:
             lumbar_bottom = injected["lumbar_rounding"]
         if "trunk_behind_vertical" in injected:
@@ -173,6 +238,9 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator) -> tuple[list[_RepPlan]
         if "posterior_pelvic_tilt" in injected:  # the tuck: pelvis rolls under, trunk follows partly
             pelvis_top = -injected["posterior_pelvic_tilt"]
             trunk_top = min(trunk_top, pelvis_top * rng.uniform(0.4, 0.8))
+        if cfg.stoop:  # the pelvis contributes 5–15 % of the depth: the lumbar spine rounds
+            lumbar_bottom = depth * (1.0 - rng_x.uniform(0.05, 0.15))
+            injected["lumbar_rounding"] = lumbar_bottom
         t_start = t
         t_bottom = t_start + down
         t_top = t_bottom + up
@@ -209,12 +277,15 @@ def _segment_curves(t: np.ndarray, plans: list[_RepPlan], cfg: SimConfig, rng: n
         ]
         trunk_keys.append((p.t_end, p.trunk_top))
         pelvis_keys.append((max(p.t_end - lag, p.t_top - lag), p.pelvis_top))
+        if p.settle:
+            trunk_keys.append((p.t_end + 0.8 * SETTLE_S, 0.0))
+            pelvis_keys.append((p.t_end + 0.8 * SETTLE_S, 0.0))
     # return to neutral at the end of the set
     t_back = plans[-1].t_end + 0.8 if plans else cfg.stand_s
     trunk_keys.append((t_back, 0.0))
     pelvis_keys.append((t_back, 0.0))
-    trunk = _keyframe_curve(t, _dedupe(trunk_keys))
-    pelvis = _keyframe_curve(t, _dedupe(pelvis_keys))
+    trunk = keyframe_curve(t, _dedupe(trunk_keys))
+    pelvis = keyframe_curve(t, _dedupe(pelvis_keys))
     if cfg.extras:
         trunk, pelvis = _add_extras(t, trunk, pelvis, plans, cfg)
     # postural sway (sagittal), small, zero-mean
@@ -238,17 +309,19 @@ def _add_extras(t, trunk, pelvis, plans, cfg):
     """A non-rep movement after the set: a shallow bob (ROM < 25°). (A trunk-only bend is a rep: a stoop.)"""
     end = plans[-1].t_end if plans else cfg.stand_s
     extra_t0 = end + 1.0
-    bob = _keyframe_curve(t, [(extra_t0, 0.0), (extra_t0 + 0.8, 18.0), (extra_t0 + 1.6, 0.0)])
+    bob = keyframe_curve(t, [(extra_t0, 0.0), (extra_t0 + 0.8, 18.0), (extra_t0 + 1.6, 0.0)])
     return trunk + bob, pelvis + 0.3 * bob
 
 
-def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, sway_deg: float) -> Rotation:
-    """Segment → earth rotations: yaw and roll sway about a sagittal pitch (up to sway_deg while
-    hinging, 0.3° while standing)."""
+def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, sway_deg: float, yaw_roll_deg=None):
+    """Segment → earth rotations and the roll (deg): yaw and roll sway about a sagittal pitch (up to
+    sway_deg while hinging, 0.3° while standing), plus the movements' (yaw, roll) offsets if given."""
     amp = 0.3 + (sway_deg - 0.3) * np.clip(np.abs(pitch_deg) / 20.0, 0.0, 1.0)
     yaw = amp * np.sin(2 * np.pi * rng.uniform(0.1, 0.3) * t + rng.uniform(0, 6.3))
     roll = amp * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6.3))
-    return Rotation.from_euler("ZXY", np.column_stack([yaw, roll, pitch_deg]), degrees=True)
+    if yaw_roll_deg is not None:
+        yaw, roll = yaw + yaw_roll_deg[0], roll + yaw_roll_deg[1]
+    return Rotation.from_euler("ZXY", np.column_stack([yaw, roll, pitch_deg]), degrees=True), roll
 
 
 def _wobble(t: np.ndarray, events: list[float], amp_deg: float, rng: np.random.Generator) -> Rotation:
@@ -285,43 +358,69 @@ def _second_derivative(x: np.ndarray, h: float) -> np.ndarray:
 # the set
 
 
-def simulate_set(cfg: SimConfig) -> SimulatedSet:
-    """Simulate one set; deterministic for a given config (seed included)."""
-    if cfg.exercise not in EXERCISES:
-        raise InputError(f"simulate: unknown exercise {cfg.exercise!r}; expected one of {', '.join(EXERCISES)}")
+def _validate(cfg: SimConfig) -> None:
+    def check(name: str, value, allowed) -> None:
+        if value not in allowed:
+            raise InputError(f"simulate: unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+
+    check("exercise", cfg.exercise, EXERCISES)
     if cfg.reps < 0:
         raise InputError(f"simulate: reps must be >= 0, got {cfg.reps}")
-    if cfg.faults:
-        bad = sorted(set(cfg.faults) - set(FAULT_KINDS))
-        if bad:
-            raise InputError(f"simulate: unknown fault kind {bad[0]!r}; expected one of {', '.join(FAULT_KINDS)}")
+    for kind in cfg.faults or {}:
+        check("fault kind", kind, FAULT_KINDS)
+    check("mounting", cfg.mounting, MOUNTINGS)
+    check("posture", cfg.posture, POSTURES)
+    check("sample_mode", cfg.sample_mode, SAMPLE_MODES)
+    check("timestamps", cfg.timestamps, TIMESTAMP_MODES)
+    allowed = tuple(k for k in MOVEMENT_KINDS if cfg.posture == "standing" or k not in STANDING_ONLY)
+    for kind in cfg.movements:
+        check(f"movement (posture {cfg.posture})", kind, allowed)
+    if cfg.movement_slots is not None and (
+        len(cfg.movement_slots) != len(cfg.movements) or any(not 0 <= k <= cfg.reps for k in cfg.movement_slots)
+    ):
+        raise InputError(f"simulate: movement_slots needs one slot in 0..{cfg.reps} per movement")
+    if not 0.0 <= cfg.upper_level <= 1.0:
+        raise InputError(f"simulate: upper_level must be in [0, 1] (T12 … C7), got {cfg.upper_level}")
+    if not 0.0 <= cfg.errors.clock_ppm <= MAX_CLOCK_PPM:
+        raise InputError(f"simulate: clock_ppm must be in [0, {MAX_CLOCK_PPM:g}], got {cfg.errors.clock_ppm}")
+
+
+def simulate_set(cfg: SimConfig) -> SimulatedSet:
+    """Simulate one set; deterministic for a given config (seed included)."""
+    _validate(cfg)
     rng = np.random.default_rng(cfg.seed)
-    plans, t_total = _plan_reps(cfg, rng)
+    rng_x = np.random.default_rng([cfg.seed, 9])  # draws of the newer options: the older configs' output stays
+    plans, t_total = _plan_reps(cfg, rng, rng_x)
     if cfg.extras:
         t_total += 6.0
+    moves, t_total = _place_movements(cfg, plans, t_total, rng_x)
     h = 1.0 / TRUTH_FS_HZ
     t = np.arange(0.0, t_total + 1e-9, h)
-    trunk, pelvis = _segment_curves(t, plans, cfg, rng)
+    trunk, pelvis_hinge = _segment_curves(t, plans, cfg, rng)
+    ov = render(t, moves) if moves else None
+    pelvis = pelvis_hinge
+    if ov is not None:
+        trunk, pelvis = trunk + ov["trunk_pitch"], pelvis + ov["pelvis_pitch"]
     sway = 2.0 if cfg.exercise == "swing" else 1.5
-    r_pelvis = _rotations(t, pelvis, rng, sway)
-    r_trunk = _rotations(t, trunk, rng, sway)
+    yr = (lambda seg: (ov[f"{seg}_yaw"] + ov["heading"], ov[f"{seg}_roll"])) if ov is not None else (lambda seg: None)
+    r_pelvis, _ = _rotations(t, pelvis, rng, sway, yr("pelvis"))
+    r_trunk, trunk_roll = _rotations(t, trunk, rng, sway, yr("trunk"))
 
-    # positions (earth frame, metres): the hip moves back and down as the hinge deepens
-    drop = {"deadlift": 0.18, "swing": 0.10, "good_morning": 0.03}[cfg.exercise]
-    s = np.clip(pelvis / 60.0, -0.3, 1.5)
-    hip = np.column_stack([-0.20 * np.sin(np.radians(pelvis)), np.zeros_like(t), 0.95 - drop * s])
+    hip = _hip(t, pelvis_hinge, cfg, ov)
     sacrum_pos = hip + r_pelvis.apply([-0.10, 0.0, 0.06])
     lumbar_joint = hip + r_pelvis.apply([-0.06, 0.0, 0.20])
-    thoracic_pos = lumbar_joint + r_trunk.apply([-0.11, 0.0, 0.22])
+    lever = THORACIC_LEVER_M[0] + (THORACIC_LEVER_M[1] - THORACIC_LEVER_M[0]) * cfg.upper_level
+    thoracic_pos = lumbar_joint + r_trunk.apply([-0.11, 0.0, lever])
 
     series: dict[str, SensorSeries] = {}
     holes: dict[str, list[tuple[float, float, float]]] = {}
     index: dict[str, np.ndarray] = {}
     rates_out: dict[str, float] = {}
+    params: dict[str, dict] = {}
     rates = cfg.rates_hz or {}
     bottoms_tops = [p.t_bottom for p in plans] + [p.t_top for p in plans]
     for sensor, seg_rot, pos in (("sacrum", r_pelvis, sacrum_pos), ("thoracic", r_trunk, thoracic_pos)):
-        mount = Rotation.random(random_state=rng.integers(2**31)) if cfg.mounting == "random" else Rotation.identity()
+        mount, params[sensor] = _mount(cfg, sensor, rng, rng_x)
         sensor_rot = seg_rot
         if cfg.errors.wobble_deg > 0:
             amp = cfg.errors.wobble_deg * (0.5 if sensor == "sacrum" else 1.0)
@@ -339,13 +438,91 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         gyr_true = _diff_rotation(sensor_rot, h)
         rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
         drop = cfg.dropout[1:] if cfg.dropout and cfg.dropout[0] == sensor else None
-        series[sensor], holes[sensor], index[sensor] = _sample_sensor(
-            sensor, t, acc_true, gyr_true, rate, cfg.errors, rng, drop
+        series[sensor], holes[sensor], index[sensor], clock = _sample_sensor(
+            sensor, t, acc_true, gyr_true, rate, cfg.errors, rng, drop, cfg.sample_mode, cfg.timestamps
         )
+        params[sensor].update(clock)
         rates_out[sensor] = rate
 
-    truth = _truth(cfg, plans, t, trunk, pelvis, series, holes)
-    return SimulatedSet(series, truth, t, trunk, pelvis, holes, index, rates_out)
+    truth = _truth(cfg, plans, t, trunk, pelvis, series, holes, moves)
+    return SimulatedSet(series, truth, t, trunk, pelvis, holes, index, rates_out, trunk_roll, moves, params)
+
+
+def _place_movements(cfg: SimConfig, plans: list[_RepPlan], t_total: float, rng: np.random.Generator):
+    """Plan the non-hinge movements, put them into their slots (before the first rep, between reps,
+    after the last) and shift the later reps (in place) to make room. Returns (movements, t_total)."""
+    if not cfg.movements:
+        return [], t_total
+    planned = [plan_movement(kind, rng) for kind in cfg.movements]
+    n = len(plans)
+    slots = cfg.movement_slots
+    if slots is None:
+        slots = tuple(int(k) for k in rng.integers(0, n + 1, size=len(planned)))
+    moves: list[Movement] = []
+    shift = 0.0
+    for slot in range(n + 1):
+        mine = [m for m, k in zip(planned, slots, strict=True) if k == slot]
+        if slot < n:  # before rep slot + 1: after the initial stand, or the previous rep settles first
+            t_free = t = plans[slot].t_start + shift
+            if slot > 0 and mine:
+                plans[slot - 1].settle = True
+                t += SETTLE_S
+        else:  # after the last (already shifted) rep is back to neutral, and after the extras
+            t = plans[-1].t_end + (6.0 if cfg.extras else 1.3) if plans else cfg.stand_s
+        for m in mine:
+            moves.append(replace(m, start_s=t))
+            t = moves[-1].next_s
+        if slot < n:
+            shift += t - t_free
+            p = plans[slot]
+            plans[slot] = replace(
+                p, t_start=p.t_start + shift, t_bottom=p.t_bottom + shift, t_top=p.t_top + shift, t_end=p.t_end + shift
+            )
+    t_total += shift
+    if n in slots:  # the set ends a tail after the last movement
+        t_total = max(t_total, moves[-1].next_s + cfg.tail_s)
+    return moves, t_total
+
+
+def _hip(t: np.ndarray, pelvis_deg: np.ndarray, cfg: SimConfig, ov: dict[str, np.ndarray] | None) -> np.ndarray:
+    """Hip position (earth frame, metres). Standing: it moves back and down as the hinge deepens (from
+    the hinge's pelvis angle); seated: fixed on the stool. Then the movements' body-frame offsets,
+    turned by the heading, plus the walked path."""
+    if cfg.posture == "seated":
+        hip = np.column_stack([np.zeros_like(t), np.zeros_like(t), np.full_like(t, 0.5)])
+    else:
+        drop = {"deadlift": 0.18, "swing": 0.10, "good_morning": 0.03}[cfg.exercise]
+        s = np.clip(pelvis_deg / 60.0, -0.3, 1.5)
+        hip = np.column_stack([-0.20 * np.sin(np.radians(pelvis_deg)), np.zeros_like(t), 0.95 - drop * s])
+    return hip if ov is None else body_to_earth(hip, ov, 1.0 / TRUTH_FS_HZ)
+
+
+def _mount(cfg: SimConfig, sensor: str, rng: np.random.Generator, rng_x: np.random.Generator):
+    """Sensor → segment rotation and its generator parameters.
+
+    "strapped": flat on the skin. The sensor's z axis lies along the outward skin normal (the
+    segment's posterior direction tilted upward by the sacral slope, or by the kyphosis at the
+    thoracic level), or along the inward normal when the sensor is put on face down; then any strap
+    yaw about the normal."""
+    if cfg.mounting == "random":
+        mount = Rotation.random(random_state=rng.integers(2**31))
+        return mount, {"mount_quat": mount.as_quat().tolist()}
+    if cfg.mounting == "aligned":
+        return Rotation.identity(), {"mount_quat": [0.0, 0.0, 0.0, 1.0]}
+    if sensor == "sacrum":
+        tilt = rng_x.uniform(*SACRAL_SKIN_TILT_DEG)
+    else:
+        lo, hi = THORACIC_SKIN_TILT_DEG
+        tilt = lo + (hi - lo) * cfg.upper_level + rng_x.uniform(-3.0, 3.0)
+    face_out = bool(rng_x.random() < 0.5)
+    strap_yaw = rng_x.uniform(0.0, 360.0)
+    mount = skin_mount(tilt, strap_yaw, face_out)
+    return mount, {
+        "mount_quat": mount.as_quat().tolist(),
+        "skin_tilt_deg": float(tilt),
+        "face_out": face_out,
+        "strap_yaw_deg": float(strap_yaw),
+    }
 
 
 def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) -> np.ndarray:
@@ -364,19 +541,18 @@ def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) 
     return out
 
 
-def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng, dropout=None):
-    """Sample one sensor at its own (drifting) clock, add sensor errors, drop samples."""
+def _sample_sensor(
+    sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng, dropout=None, mode="instant", stamps="device"
+):
+    """Sample one sensor at its own (drifting) clock, add sensor errors, drop samples. Also returns the
+    clock's parameters: drift, residual offset, the true time of sample 0 and the counter's start."""
     ppm = rng.uniform(-err.clock_ppm, err.clock_ppm) * 1e-6
     offset = rng.uniform(-err.time_offset_s, err.time_offset_s)
     t0 = rng.uniform(0.0, 1.0 / rate_hz)
     n = int((t_fine[-1] - t0) * rate_hz * (1 + ppm)) - 1
     t_true = t0 + np.arange(n) / (rate_hz * (1 + ppm))
-
-    def interp(x):
-        return np.column_stack([np.interp(t_true, t_fine, x[:, i]) for i in range(3)])
-
-    acc = interp(acc_true)
-    gyr = interp(gyr_true)
+    acc = sample_signal(t_fine, acc_true, t_true, 1.0 / (rate_hz * (1 + ppm)), mode, rate_hz)
+    gyr = sample_signal(t_fine, gyr_true, t_true, 1.0 / (rate_hz * (1 + ppm)), mode, rate_hz)
     # scale errors, bias + random walk, white noise
     acc = acc * (1 + rng.uniform(-err.acc_scale, err.acc_scale, 3))
     gyr = gyr * (1 + rng.uniform(-err.gyr_scale, err.gyr_scale, 3))
@@ -401,7 +577,7 @@ def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorError
     if dropout is not None:
         keep &= ~((t_true >= dropout[0]) & (t_true < dropout[0] + dropout[1]))
     keep[0] = keep[-1] = True
-    t_out = t_true + offset
+    t_out = t_true + offset if stamps == "device" else (t0 + offset) + np.arange(n) / rate_hz
     idx = np.flatnonzero(keep)
     holes = []
     jumps = np.flatnonzero(np.diff(idx) > 1)
@@ -409,14 +585,37 @@ def _sample_sensor(sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorError
         # the data hole: between the last kept sample and the next kept one, on the true time axis
         a, b = float(t_true[idx[j]]), float(t_true[idx[j + 1]])
         holes.append((a, b, (idx[j + 1] - idx[j] - 1) / (rate_hz * (1 + ppm))))
-    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes, idx
+    clock = {"clock_ppm": ppm * 1e6, "time_offset_s": offset, "t0_s": t0, "counter_start_s": t0 + offset}
+    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes, idx, clock
+
+
+def sample_signal(t_fine, x, t_s, period_s, mode="instant", rate_hz=None):
+    """Sample the dense signal x (n, 3) on t_fine at the times t_s.
+
+    "instant": the value at t_s (linear interpolation). "averaged": the mean over the sample period
+    ending at t_s (from the cumulative trapezoid integral; clipped at the start of the signal).
+    "lowpassed": a causal 2nd-order Butterworth low-pass at 0.25 × rate_hz, started at rest on the
+    first value, then the value at t_s."""
+    if mode == "lowpassed":
+        sos = butter(2, 0.25 * rate_hz, fs=1.0 / (t_fine[1] - t_fine[0]), output="sos")
+        x = sosfilt(sos, x, axis=0, zi=sosfilt_zi(sos)[:, :, None] * x[0])[0]
+    if mode != "averaged":
+        return np.column_stack([np.interp(t_s, t_fine, x[:, i]) for i in range(x.shape[1])])
+    area = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(0.5 * (x[1:] + x[:-1]) * np.diff(t_fine)[:, None], 0)])
+    a = np.maximum(t_s - period_s, t_fine[0])
+    width = t_s - a
+    out = np.empty((len(t_s), x.shape[1]))
+    for i in range(x.shape[1]):
+        diff = np.interp(t_s, t_fine, area[:, i]) - np.interp(a, t_fine, area[:, i])
+        out[:, i] = np.where(width > 0, diff / np.where(width > 0, width, 1.0), np.interp(t_s, t_fine, x[:, i]))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
 # truth in the analyzer JSON's terms
 
 
-def _truth(cfg, plans, t, trunk, pelvis, series, holes) -> dict:
+def _truth(cfg, plans, t, trunk, pelvis, series, holes, moves) -> dict:
     lumbar = trunk - pelvis
     # rep windows on the truth curve: start where the trunk rises through REP_START_DEG
     starts = []
@@ -428,6 +627,8 @@ def _truth(cfg, plans, t, trunk, pelvis, series, holes) -> dict:
     for k, p in enumerate(plans):
         start = starts[k]
         end = starts[k + 1] if k + 1 < len(plans) else _last_rep_end(t, trunk, p, end_of_data)
+        # a non-hinge movement after the rep's top ends it (it is no part of the rep's top phase)
+        end = min([end] + [m.start_s for m in moves if m.start_s >= p.t_top])
         in_rep = (t >= start) & (t <= end)
         after_bottom = (t > p.t_bottom) & (t < end) & (trunk < TOP_PHASE_MAX_DEG)
         i_bottom = np.flatnonzero(in_rep)[np.argmax(trunk[in_rep])]
@@ -462,6 +663,7 @@ def _truth(cfg, plans, t, trunk, pelvis, series, holes) -> dict:
         },
         "reps": reps,
         "summary": {"n_reps": len(reps)},
+        "movements": [{"kind": m.kind, "start_s": round(m.start_s, 3), "end_s": round(m.end_s, 3)} for m in moves],
     }
 
 
@@ -486,5 +688,7 @@ __all__ = [
     "SensorErrors",
     "SimConfig",
     "SimulatedSet",
+    "lab_protocol",
+    "sample_signal",
     "simulate_set",
 ]
