@@ -444,7 +444,7 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         params[sensor].update(clock)
         rates_out[sensor] = rate
 
-    truth = _truth(cfg, plans, t, trunk, pelvis, series, holes, moves)
+    truth = _truth(cfg, plans, t, trunk, pelvis, trunk_roll, series, holes, moves)
     return SimulatedSet(series, truth, t, trunk, pelvis, holes, index, rates_out, trunk_roll, moves, params)
 
 
@@ -615,8 +615,11 @@ def sample_signal(t_fine, x, t_s, period_s, mode="instant", rate_hz=None):
 # truth in the analyzer JSON's terms
 
 
-def _truth(cfg, plans, t, trunk, pelvis, series, holes, moves) -> dict:
+def _truth(cfg, plans, t, trunk, pelvis, roll, series, holes, moves) -> dict:
     lumbar = trunk - pelvis
+    # the analyzer contract: a rep ends where the trunk next leans forward or sideways past the start angle
+    # (the next rep, a side bend, sitting down...); twisting or walking on after the top is part of the top
+    lean = trunk if roll is None else np.maximum(trunk, np.abs(roll))
     # rep windows on the truth curve: start where the trunk rises through REP_START_DEG
     starts = []
     for p in plans:
@@ -626,9 +629,8 @@ def _truth(cfg, plans, t, trunk, pelvis, series, holes, moves) -> dict:
     reps = []
     for k, p in enumerate(plans):
         start = starts[k]
-        end = starts[k + 1] if k + 1 < len(plans) else _last_rep_end(t, trunk, p, end_of_data)
-        # a non-hinge movement after the rep's top ends it (it is no part of the rep's top phase)
-        end = min([end] + [m.start_s for m in moves if m.start_s >= p.t_top])
+        end = starts[k + 1] if k + 1 < len(plans) else end_of_data
+        end = min(end, _next_lean(t, lean, p, end_of_data))
         in_rep = (t >= start) & (t <= end)
         after_bottom = (t > p.t_bottom) & (t < end) & (trunk < TOP_PHASE_MAX_DEG)
         i_bottom = np.flatnonzero(in_rep)[np.argmax(trunk[in_rep])]
@@ -667,9 +669,9 @@ def _truth(cfg, plans, t, trunk, pelvis, series, holes, moves) -> dict:
     }
 
 
-def _last_rep_end(t, trunk, p: _RepPlan, end_of_data: float) -> float:
-    """The last rep ends where the trunk next rises through the start angle, else at the end of data."""
-    m = np.flatnonzero((t > p.t_top) & (trunk >= REP_START_DEG))
+def _next_lean(t, lean, p: _RepPlan, end_of_data: float) -> float:
+    """Where the trunk next leans past the start angle after a rep's top, else the end of data."""
+    m = np.flatnonzero((t > p.t_top) & (lean >= REP_START_DEG))
     return float(t[m[0]]) if len(m) else end_of_data
 
 
