@@ -603,6 +603,7 @@ class SensorStatus:
     lost_samples: int
     battery: float | None
     address: str
+    dropped_packets: int = 0  # corrupt timestamp or counter, or out of order (see sensing.timebase)
 
 
 @dataclass(frozen=True)
@@ -627,7 +628,6 @@ class _SensorState:
     packets: int = 0
     battery: float | None = None
     recent: deque = field(default_factory=deque)  # (t_first, t_last, n) per block fed
-    last_t: float = -math.inf
 
 
 # --------------------------------------------------------------------------------------------------
@@ -723,7 +723,6 @@ class Session:
             self.frames_at = None
             for st in self._sensors.values():
                 st.recent.clear()
-                st.last_t = -math.inf
             self.generation += 1
 
     def now(self) -> float:
@@ -763,29 +762,10 @@ class Session:
             if not packets:
                 continue
             stream, st = self.streams[sensor], self._sensors[sensor]
-            if len(packets) == 1 or (len(packets) <= 8 and stream.profile.framing == "notification"):
-                blocks = [stream.feed(p) for p in packets]  # the single-payload path
-            else:  # many, or a byte stream (no single-payload path): vectorised, same result
-                blocks = [stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])]
-            parts = []
-            for block in blocks:
-                if block is None or not len(block.t):
-                    continue
-                part = (block.t, block.acc, block.gyr)
-                if block.t[0] <= st.last_t:  # the timebase never goes back; guard equal stamps
-                    keep = (block.t > st.last_t) & np.concatenate([[True], np.diff(block.t) > 0])
-                    part = (block.t[keep], block.acc[keep], block.gyr[keep])
-                if len(part[0]):
-                    st.last_t = float(part[0][-1])
-                    parts.append(part)
-            if not parts:
+            block = stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])
+            if block is None:
                 continue
-            if len(parts) == 1:
-                t, acc, gyr = parts[0]
-            else:
-                t = np.concatenate([p[0] for p in parts])
-                acc = np.vstack([p[1] for p in parts])
-                gyr = np.vstack([p[2] for p in parts])
+            t, acc, gyr = block.t, block.acc, block.gyr  # strictly increasing (the timebase drops the rest)
             out = self.tracker.feed(sensor, t, acc, gyr)
             self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
@@ -1026,6 +1006,7 @@ class Session:
                 sensors[s] = SensorStatus(
                     connected=st.connected, rate_hz=rate, nominal_hz=stream.rate_hz, packets=st.packets,
                     lost_samples=stream.lost_samples, battery=st.battery, address=self.source.addresses.get(s, ""),
+                    dropped_packets=stream.dropped_packets,
                 )
             state = self._state
             src = self.source

@@ -43,7 +43,8 @@ def status_text(st: SessionStatus) -> str:
     for name, s in st.sensors.items():
         battery = f" bat {s.battery:g}%" if isinstance(s.battery, int | float) else ""
         link = "connected" if s.connected else "not connected"
-        parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{battery}")
+        dropped = f" dropped {s.dropped_packets}" if s.dropped_packets else ""
+        parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{dropped}{battery}")
     parts.append(f"{st.reps} reps")
     if st.error:
         parts.append(f"error: {st.error}")

@@ -541,8 +541,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         for name, s in st.sensors.items():
             dot = "#2ca02c" if s.connected else "#d62728"
             battery = f" · {s.battery:g}%" if isinstance(s.battery, int | float) else ""
+            dropped = f" · dropped {s.dropped_packets}" if s.dropped_packets else ""
             self._put(self.sensor_labels[name], f"<span style='color:{dot}'>●</span> <b>{name}</b> "
-                                                f"{s.rate_hz:.0f} Hz · lost {s.lost_samples}{battery}")
+                                                f"{s.rate_hz:.0f} Hz · lost {s.lost_samples}{dropped}{battery}")
         self._put(self.source_label, f"{st.source} · {st.reps} reps")
         if self.has_replay_bar and st.duration_s is not None:
             if not self.timeline.isSliderDown() and st.position_s is not None:
