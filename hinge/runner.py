@@ -690,7 +690,7 @@ class Session:
         self._n_pending = 0
         self.frames_at: float | None = None
         """Session time (`now()`) when the newest frames were published."""
-        self._flush_handle: asyncio.Handle | None = None
+        self._flush_timer: asyncio.Future | None = None  # flushes batch_s (session clock) after the first queued
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop_event: asyncio.Event | None = None
@@ -750,9 +750,9 @@ class Session:
 
     def flush(self) -> None:
         """Decode and time the queued packets, feed them to the tracker; publish frames and events."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         if not self._n_pending:
             return
         pending, self._pending = self._pending, {s: [] for s in self.streams}
@@ -848,8 +848,8 @@ class Session:
                 async for pkt in self.source:
                     live = self.source.speed is not None
                     self.ingest(pkt, flush=live and (self.batch_s <= 0 or self.round_complete()))
-                    if self._n_pending and self._flush_handle is None:
-                        self._flush_handle = self._loop.call_later(self.batch_s, self.flush)
+                    if self._n_pending and self._flush_timer is None:
+                        self._flush_timer = asyncio.ensure_future(self._flush_after(self.batch_s))
                 self.finish()
             self._set_state("finished")
         except asyncio.CancelledError:
@@ -859,6 +859,11 @@ class Session:
             self._error = exc
             self._set_state("error")
             raise
+
+    async def _flush_after(self, delay_s: float) -> None:
+        await self.clock.sleep(delay_s)
+        self._flush_timer = None  # flush() must not cancel the task it runs in
+        self.flush()
 
     async def _tick_recorder(self) -> None:
         while True:

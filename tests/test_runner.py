@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
 
 import numpy as np
 import pytest
 
-from analysis.tracker import Rep, Tracker
+from analysis.tracker import Rep
 from hinge.runner import (
     EmulatedFeed,
     FrameRing,
@@ -26,49 +25,10 @@ from hinge.runner import (
 )
 from hinge.terminal import run_headless
 from sensing.csvio import write_csv
-from sensing.profiles import load
-from sensing.recording import Event, Recorder, SensorInfo, read_recording
+from sensing.recording import Event, read_recording
 from sensing.simsource import simulated_packets
 from sensing.simulator import SimConfig
-from sensing.stream import decode_packets, streams_from_header
-from tests.conftest import simulated
-from tests.test_replay import FakeClock
-
-HREF = load("hinge-ref")
-RATES = {"sacrum": 100.0, "thoracic": 100.0}
-FAULTY = SimConfig(exercise="deadlift", reps=3, seed=6, faults={"trunk_behind_vertical": 14.0}, rates_hz=RATES)
-
-
-def as_written(packets) -> list:
-    """Packets as a recording stores them (time to the µs)."""
-    return [(round(p.t_host, 6), p.sensor, p.payload) for p in packets]
-
-
-def write_recording(path, sim) -> list:
-    """The set's packets (hinge-ref) written as a recording; returns the packets."""
-    packets = simulated_packets(sim, {s: HREF for s in sim.series})
-    info = {s: SensorInfo(HREF.name, HREF.raw_text, f"AA:00:00:00:00:0{k}", rate_hz=sim.rates_hz[s])
-            for k, s in enumerate(sim.series)}
-    with Recorder(path, sensors=info, exercise="deadlift", label="test") as rec:
-        rec.write_event(0.0, "battery", "sacrum", 64)
-        for p in packets:
-            rec.write_packet(p)
-    return packets
-
-
-def direct_tracker(path):
-    """Frames and events of a tracker fed the whole decoded recording at once (reference)."""
-    rec = read_recording(path)
-    streams = streams_from_header(rec.header)
-    series = decode_packets(rec.packets(), streams)
-    trk = Tracker({s: st.rate_hz for s, st in streams.items()}, exercise="deadlift")
-    frames, events = [], []
-    for s, ser in series.items():
-        out = trk.feed(s, ser.t, ser.acc, ser.gyr)
-        frames.append(out.frames)
-        events += out.events
-    events += trk.finish().events
-    return np.vstack(frames), events
+from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 
 @pytest.fixture(scope="module")
@@ -305,32 +265,29 @@ def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_p
     assert abs(session.reps[0]["depth_deg"] - sim.truth["reps"][0]["depth_deg"]) < 3.0
 
 
-def _wait_for(cond, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def test_packets_wait_for_a_round_or_batch_s():
+async def test_packets_wait_for_a_round_or_batch_s():
     """Live packets are decoded and fed when every sensor has one queued (a round) or `batch_s` after the
-    first was queued. Here only the sacrum streams, so no round completes: nothing is fed before batch_s."""
+    first was queued. Here only the sacrum streams, so no round completes: nothing is fed before batch_s.
+    Source, session and batch timer run on one virtual clock."""
     sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=3, rates_hz=RATES))
     sacrum = [p for p in simulated_packets(sim, {s: HREF for s in RATES}) if p.sensor == "sacrum"][:20]
     last = sacrum[-1]
     later = type(last)(1000.0, last.sensor, last.payload)  # keeps the feed open (not ended, not finished)
-    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=8.0)
-    session = Session(feed, batch_s=1.5)
+    clock = FakeClock(t=0.0)
+    speed, batch_s = 8.0, 1.5
+    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=speed, clock=clock)
+    session = Session(feed, batch_s=batch_s, clock=clock)
     fed = lambda: session.tracker.status["sensors"]["sacrum"]["samples"]  # noqa: E731
+    run = asyncio.ensure_future(session.run())
     try:
-        session.start()
-        assert _wait_for(lambda: feed._i == len(sacrum))
-        t_all_in = time.monotonic()
+        t_first, t_all_in = sacrum[0].t_host / speed, sacrum[-1].t_host / speed
+        assert t_all_in < t_first + batch_s
+        await clock.run_until(t_all_in)
         assert fed() == 0 and session.status().sensors["sacrum"].packets == len(sacrum)  # queued, not fed
-        assert _wait_for(lambda: fed() > 0)
-        assert time.monotonic() - t_all_in > 0.5  # fed by the batch_s timer, not at once
+        await clock.run_until(t_first + batch_s - 1e-6)
+        assert fed() == 0
+        await clock.run_until(t_first + batch_s)  # fed by the batch_s timer
         assert fed() == 4 * len(sacrum)  # hinge-ref: 4 samples a packet, every one fed
     finally:
-        session.close()
+        session.stop()
+        await run

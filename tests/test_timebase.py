@@ -86,6 +86,7 @@ def alignment_error_ms(rng, profile, *, warmup_s=30.0, duration_s=60.0):
     return float(np.abs(diff).max() * 1e3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", list(RATES))
 @pytest.mark.parametrize("seed", [1, 2])
 def test_two_sensors_align_within_2ms(profile, seed):

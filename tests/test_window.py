@@ -21,7 +21,7 @@ from analysis.tracker import Alert, Rep
 from hinge.runner import Session, SimulatedFeed, replay_feed
 from hinge.window import AHEAD_MAX_S, CUE_HOLD_S, PLOTS, LiveWindow, application
 from sensing.recording import Event, read_recording
-from tests.test_runner import FAULTY, HREF, RATES, as_written, direct_tracker, simulated, write_recording
+from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -199,7 +199,7 @@ def test_time_axis_runs_on_with_the_clock_between_rounds(app, recording):
     AHEAD_MAX_S past the newest frame), so the plots scroll at the refresh rate; curves keep their data."""
     packets = list(read_recording(recording).packets())
     feed = replay_feed(recording, speed=2.0)
-    session = Session(feed)
+    session = Session(feed, clock=FakeClock())  # the session clock stands still between the two readings
     win = LiveWindow(session, auto_refresh=False)
     for pkt in packets[: len(packets) // 2]:
         session.ingest(pkt)
@@ -208,7 +208,7 @@ def test_time_axis_runs_on_with_the_clock_between_rounds(app, recording):
         session.frames_at = session.now() - since
         win.refresh()
         assert win.t_data == t_data
-        assert win.t_end - t_data == pytest.approx(ahead, abs=0.004)  # speed 2: data time runs twice as fast
+        assert win.t_end - t_data == pytest.approx(ahead, abs=1e-9)  # speed 2: data time runs twice as fast
         x, _ = win.drawn(win.curves["trunk"])
         assert x[-1] == pytest.approx(t_data - win.t_end)  # the newest frame, just left of "now"
     feed.pause()
