@@ -14,7 +14,7 @@ from typing import TextIO
 from analysis.faults import FAULTS
 from analysis.report import REP_COLUMNS, faults_text
 from analysis.tracker import Alert, Calibrated, Rep
-from hinge.runner import Session, SessionStatus
+from hinge.session import Session, SessionStatus
 
 _KIND_OF_METRIC = {metric: kind for kind, (metric, _cue) in FAULTS.items()}
 

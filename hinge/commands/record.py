@@ -1,20 +1,18 @@
-"""`hinge record`: record a set to a crash-safe recording file (ARCHITECTURE.md §4)."""
+"""`hinge record`: record a set to a crash-safe recording file (docs/ARCHITECTURE.md §3)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 
 from hinge import __version__
+from hinge.commands._shared import EXERCISES, default_path, parse_faults, record_headless
 from hinge.errors import UserError
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
 from sensing.simsource import simulated_packets
-from sensing.simulator import EXERCISES, SimConfig, simulate_set
+from sensing.simulator import SimConfig, simulate_set
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
-DEFAULT_DIR = Path("recordings")
 
 
 def add_arguments(p) -> None:
@@ -22,7 +20,7 @@ def add_arguments(p) -> None:
     p.add_argument("--thoracic", metavar="ADDR", help="address of the thoracic sensor")
     p.add_argument("--profile", default="hinge-ref", help="firmware profile of the sensors (default hinge-ref)")
     p.add_argument("--rate", type=float, help="sample rate to configure, Hz (default: the profile's nominal)")
-    p.add_argument("--exercise", choices=(*EXERCISES, "unknown"), default="unknown")
+    p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="free text stored in the recording")
     p.add_argument("--out", help="recording file (.jsonl or .jsonl.gz); default: recordings/<date>-<exercise>-<label>")
     p.add_argument("--simulate", action="store_true", help="record simulated sensors (no hardware)")
@@ -34,27 +32,18 @@ def add_arguments(p) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds")
 
 
-def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
-    now = now or dt.datetime.now()
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
-    return DEFAULT_DIR / f"{now:%Y-%m-%d-%H%M%S}-{exercise}{'-' + slug if slug else ''}.jsonl"
-
-
 def run(args) -> int:
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
     if args.simulate:
         return _record_simulated(args, out)
-    from hinge.commands import live  # live streaming shares the runner; `record` is live without a window
-
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
-    return live.record_headless(args, out)
+    return record_headless(args, out)
 
 
 def _record_simulated(args, out: Path) -> int:
-    from hinge.commands.simulate import parse_faults
 
     exercise = args.exercise if args.exercise != "unknown" else "deadlift"
     profile = load_profile(args.profile)

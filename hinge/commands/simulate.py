@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from analysis.faults import FaultLimits, classify
-from hinge.errors import UserError
+from hinge.commands._shared import parse_faults
 from sensing.csvio import write_csv
 from sensing.simulator import CLEAN, EXERCISES, FAULT_KINDS, REALISTIC, SimConfig, simulate_set
 
@@ -28,20 +28,6 @@ def add_arguments(p) -> None:
         help=f"inject a fault of DEG degrees in every rep (kinds: {', '.join(FAULT_KINDS)}); default: random faults",
     )
     p.add_argument("--rate", type=float, help="sample rate of both sensors, Hz (default: each picks 50–200)")
-
-
-def parse_faults(items: list[str]) -> dict[str, float] | None:
-    """--fault KIND=DEG options as a fault dict (None: none given, the simulator picks random faults)."""
-    if not items:
-        return None
-    faults = {}
-    for item in items:
-        kind, _, deg = item.partition("=")
-        try:
-            faults[kind] = float(deg)
-        except ValueError:
-            raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. posterior_pelvic_tilt=12") from None
-    return faults
 
 
 def config_from_args(args) -> SimConfig:
