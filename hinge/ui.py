@@ -1,4 +1,4 @@
-"""Helpers the views share: whether a Qt window can be shown."""
+"""Helpers the views share: whether a Qt window can be shown, how a battery level reads."""
 
 from __future__ import annotations
 
@@ -12,3 +12,8 @@ def has_display() -> bool:
     if os.name == "nt" or os.uname().sysname == "Darwin":
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def battery_text(level: object) -> str:
+    """A battery level as the views show it ("64%"), "" when unknown (a firmware may send none)."""
+    return f"{level:g}%" if isinstance(level, int | float) and not isinstance(level, bool) else ""

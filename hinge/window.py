@@ -34,6 +34,7 @@ from analysis.faults import FAULTS
 from analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
 from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
+from hinge.ui import battery_text
 
 log = logging.getLogger(__name__)
 
@@ -541,7 +542,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, "Stand still…", "background: #f0a500; color: black; padding: 4px;")
         for name, s in st.sensors.items():
             dot = "#2ca02c" if s.connected else "#d62728"
-            battery = f" · {s.battery:g}%" if isinstance(s.battery, int | float) else ""
+            battery = f" · {battery_text(s.battery)}" if battery_text(s.battery) else ""
             dropped = f" · dropped {s.dropped_packets}" if s.dropped_packets else ""
             self._put(self.sensor_labels[name], f"<span style='color:{dot}'>●</span> <b>{name}</b> "
                                                 f"{s.rate_hz:.0f} Hz · lost {s.lost_samples}{dropped}{battery}")

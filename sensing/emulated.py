@@ -39,13 +39,12 @@ from bumble.link import LocalLink
 
 from sensing.ble import BleSource, SensorTarget
 from sensing.bumble_backend import BumbleCentral
-from sensing.profiles import Profile
+from sensing.profiles import G0, Profile
 from sensing.simulator import SimulatedSet
 from sensing.types import SENSORS, RawPacket
 
 logger = logging.getLogger(__name__)
 
-G0 = 9.80665
 BATTERY_SERVICE_UUID = "180F"
 BATTERY_LEVEL_UUID = "2A19"
 ADV_INTERVAL_MS = 20.0

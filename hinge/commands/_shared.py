@@ -20,6 +20,7 @@ from hinge.errors import UserError
 from sensing.profiles import load as load_profile
 from sensing.simulator import EXERCISES as SIMULATED_EXERCISES
 from sensing.simulator import FAULT_KINDS
+from sensing.types import SENSORS
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def make_source(args):
         from sensing.emulated import EmulatedSource
 
         return EmulatedSource(sim, load_profile(args.profile))
-    missing = [name for name in ("sacrum", "thoracic") if not getattr(args, name)]
+    missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
@@ -171,7 +172,7 @@ def make_source(args):
         chosen = choose_placements(asyncio.run(scan(5.0)), say=lambda text: print(text, file=sys.stderr))
         return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()])
     return BleSource(
-        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in ("sacrum", "thoracic")]
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS]
     )
 
 
@@ -197,7 +198,7 @@ def choose_placements(found, ask=input, say=print) -> dict:
         raise UserError(f"found {len(found)} matching sensor(s); two are needed (are both on and advertising?)")
     say("\n".join(f"  [{i}] {f.name} {f.address} ({f.profile}, RSSI {f.rssi})" for i, f in enumerate(found, 1)))
     chosen: dict = {}
-    for placement in ("sacrum", "thoracic"):
+    for placement in SENSORS:
         answer = ask(f"which sensor is on the {placement}? [1-{len(found)}] ").strip()
         if not answer.isdigit() or not 1 <= int(answer) <= len(found):
             raise UserError(f"{placement}: {answer!r} is not one of the listed numbers 1-{len(found)}")

@@ -11,6 +11,7 @@ from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
 from sensing.simsource import simulated_packets
 from sensing.simulator import SimConfig, simulate_set
+from sensing.types import SENSORS
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
 
@@ -54,22 +55,22 @@ def _record_simulated(args, out: Path) -> int:
             reps=args.reps,
             seed=args.seed,
             faults={} if args.clean else parse_faults(args.fault),
-            rates_hz={"sacrum": rate, "thoracic": rate},
+            rates_hz={s: rate for s in SENSORS},
         )
     )
-    packets = simulated_packets(sim, {"sacrum": profile, "thoracic": profile})
+    packets = simulated_packets(sim, {s: profile for s in SENSORS})
     info = SensorInfo(profile.name, profile.raw_text, name="simulated", firmware="hinge simulator", rate_hz=rate)
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
     label = args.label or f"SIMULATED {exercise} set, seed {args.seed}"
     with Recorder(
-        out, sensors={"sacrum": info, "thoracic": info}, exercise=exercise, label=label, app_version=__version__
+        out, sensors={s: info for s in SENSORS}, exercise=exercise, label=label, app_version=__version__
     ) as rec:
-        for sensor in ("sacrum", "thoracic"):
+        for sensor in SENSORS:
             rec.write_event(0.0, "connected", sensor, "simulated")
         for pkt in packets:
             rec.write_packet(pkt)
-        for sensor in ("sacrum", "thoracic"):
+        for sensor in SENSORS:
             rec.write_event(packets[-1].t_host, "disconnected", sensor, "end of set")
     print(f"recorded {out}: {len(packets)} packets, {sim.truth['summary']['n_reps']} simulated {exercise} reps")
     return 0

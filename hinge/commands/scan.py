@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from hinge.ui import battery_text
+
 HELP = "list nearby sensors that match a firmware profile (name, address, RSSI, profile, battery)"
 
 
@@ -31,7 +33,7 @@ async def _scan(args):
 def format_found(found) -> str:
     lines = [f"{'name':24s} {'address':20s} {'RSSI':>5s}  {'profile':22s} battery"]
     for f in found:
-        battery = f"{f.battery}%" if f.battery is not None else "—"
+        battery = battery_text(f.battery) or "—"
         lines.append(f"{f.name[:24]:24s} {f.address:20s} {f.rssi:5d}  {f.profile:22s} {battery}")
     return "\n".join(lines)
 
