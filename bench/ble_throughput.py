@@ -22,11 +22,7 @@ import time
 from sensing.ble import BleSource, SensorTarget
 from sensing.emulated import EmulatedRadio, SensorSpec
 from sensing.profiles import load
-
-try:
-    from sensing.timebase import Timebase
-except ImportError:  # not in the tree yet
-    Timebase = None  # type: ignore[assignment,misc]
+from sensing.timebase import Timebase
 
 PLACEMENTS = ("sacrum", "thoracic")
 
@@ -63,14 +59,12 @@ async def stream(profile_name: str, seconds: float, rate_hz: float | None) -> di
                 t_done=t_done, counts=counts, stats=stats, decoders=decoders)
 
 
-def cpu_per_packet(profile, rate: float, payloads: list[tuple[float, bytes]]) -> tuple[float, float | None]:
-    """Process-time µs per packet for decode, and for timebase update (None without a timebase)."""
+def cpu_per_packet(profile, rate: float, payloads: list[tuple[float, bytes]]) -> tuple[float, float]:
+    """Process-time µs per packet for decode, and for timebase update."""
     dec = profile.decoder(rate)
     t0 = time.process_time()
     decoded = [(t, dec.feed(b)) for t, b in payloads]
     t_dec = (time.process_time() - t0) / len(payloads) * 1e6
-    if Timebase is None:
-        return t_dec, None
     tb = Timebase(rate, profile.has_device_time)
     t0 = time.process_time()
     for t, s in decoded:

@@ -38,7 +38,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from analysis.tracker import Alert  # noqa: E402
 from hinge.session import Session  # noqa: E402
 from hinge.sources import simulated_set  # noqa: E402
-from sensing.emulated import EmulatedSource  # noqa: E402
+from sensing.emulated_source import EmulatedSource  # noqa: E402
 from sensing.profiles import load  # noqa: E402
 from sensing.replay import simulated_source  # noqa: E402
 from sensing.simsource import simulated_packets  # noqa: E402

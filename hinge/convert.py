@@ -10,13 +10,12 @@ import numpy as np
 from hinge import __version__
 from hinge.errors import UserError
 from sensing.csvio import read_csv
+from sensing.profiles import DEFAULT_PROFILE
 from sensing.profiles import load as load_profile
 from sensing.replay import packets_to_recording
 from sensing.simsource import simulated_packets
 from sensing.simulator import SimulatedSet
 from sensing.types import SENSORS
-
-DEFAULT_PROFILE = "hinge-ref"
 
 
 def csv_to_recording(csv_path: str | Path, out: str | Path, profile: str = DEFAULT_PROFILE) -> Path:

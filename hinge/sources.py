@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hinge.convert import DEFAULT_PROFILE, csv_to_recording
+from hinge.convert import csv_to_recording
 from hinge.inputs import input_kind
-from sensing.profiles import Profile
+from sensing.profiles import DEFAULT_PROFILE, Profile
 from sensing.profiles import load as load_profile
 from sensing.replay import Clock, ReplaySource
 from sensing.replay import simulated_source as _paced

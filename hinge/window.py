@@ -2,7 +2,8 @@
 
 The window never receives per-sample signals: a ~30 Hz `QTimer` calls `LiveWindow.refresh`, which
 pulls the newest frames, events and status from the `hinge.session.Session` (whose loop runs in its own
-thread) and redraws (ARCHITECTURE.md §8). Everything shown is derived from what the session holds,
+thread) and redraws (docs/ARCHITECTURE.md §8). One window class and its widgets (~630 lines: the
+layout, the plots and the replay bar read together). Everything shown is derived from what the session holds,
 so `refresh()` can also be called directly (tests step it).
 
     ┌ calibration ─ sacrum status ─ thoracic status ───────────── [ ] sound ┐

@@ -1,9 +1,10 @@
 """Recording files: crash-safe writer (`Recorder`) and tolerant reader (`read_recording`).
 
-The file format is the contract of ARCHITECTURE.md §4: one JSON Lines file, a header line, then packet
+The file format is the contract of docs/ARCHITECTURE.md §3: one JSON Lines file, a header line, then packet
 lines ``{"t": <s>, "sensor": "...", "hex": "..."}`` and event lines
 ``{"t": <s>, "event": "...", "sensor": ..., "value": ...}``. ``t`` is host seconds since the session
 started, written with µs precision. Raw notification bytes are the archive; decoding happens on read.
+Writer and reader stay in one module (~650 lines) so the file format is defined in one place.
 
 Crash safety
 ------------

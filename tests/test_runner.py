@@ -20,7 +20,7 @@ from hinge.session import Session
 from hinge.sources import replay_source, simulated_source
 from hinge.terminal import run_headless
 from sensing.csvio import write_csv
-from sensing.emulated import EmulatedSource
+from sensing.emulated_source import EmulatedSource
 from sensing.recording import Event, read_recording
 from sensing.replay import simulated_source as paced_packets
 from sensing.simsource import simulated_packets

@@ -17,7 +17,6 @@ from pathlib import Path
 from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings
 from hinge.errors import UserError
-from sensing.profiles import load as load_profile
 from sensing.simulator import EXERCISES as SIMULATED_EXERCISES
 from sensing.simulator import FAULT_KINDS
 from sensing.types import SENSORS
@@ -155,11 +154,12 @@ def make_source(args):
 
     if args.emulated:
         from hinge.sources import simulated_set
+        from sensing.profiles import load as load_profile
 
         sim = simulated_set(
             args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1, rate_hz=args.rate or 200.0
         )
-        from sensing.emulated import EmulatedSource
+        from sensing.emulated_source import EmulatedSource
 
         return EmulatedSource(sim, load_profile(args.profile))
     missing = [name for name in SENSORS if not getattr(args, name)]

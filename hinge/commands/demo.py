@@ -17,8 +17,8 @@ from hinge.commands._shared import (
     present,
     settings_from_args,
 )
-from hinge.convert import DEFAULT_PROFILE
 from hinge.errors import UserError
+from sensing.profiles import DEFAULT_PROFILE
 from sensing.simulator import EXERCISES, FAULT_KINDS
 
 HELP = "run two simulated sensors through the whole live pipeline (no sensors needed)"
@@ -54,7 +54,7 @@ def run(args) -> int:
     faults = parse_faults(args.fault)
     sim = simulated_set(args.exercise, reps=args.reps, seed=args.seed, rate_hz=args.rate, faults=faults)
     if args.source == "emulated":
-        from sensing.emulated import EmulatedSource
+        from sensing.emulated_source import EmulatedSource
         from sensing.profiles import load
 
         source = EmulatedSource(sim, load(DEFAULT_PROFILE))

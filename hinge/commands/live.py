@@ -13,7 +13,7 @@ from hinge.commands._shared import (
     recording_path,
     settings_from_args,
 )
-from hinge.convert import DEFAULT_PROFILE
+from sensing.profiles import DEFAULT_PROFILE
 
 HELP = "stream two sensors live: angles, reps and cues in a window (records the set too)"
 
