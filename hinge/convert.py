@@ -1,4 +1,4 @@
-"""CSV interchange file → recording (docs/ARCHITECTURE.md §3, §4): a CSV replays through the same packet
+"""CSV interchange file → recording (docs/ARCHITECTURE.md §4, §5): a CSV replays through the same packet
 path as a recording, encoded as `hinge-ref` packets (values quantised as that firmware sends them)."""
 
 from __future__ import annotations

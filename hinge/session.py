@@ -5,7 +5,7 @@
 
 One `Session` composes the pieces for every `sensing.source.PacketSource` — a BLE pair, the emulated
 BLE link, a paced simulated set or a replayed recording — so nothing downstream knows where the packets
-came from (docs/ARCHITECTURE.md §1, §7).
+came from (docs/ARCHITECTURE.md §1, §9).
 
 Runtime (docs/ARCHITECTURE.md §8): one asyncio loop owns the source. `Session.start()` runs it in a loop
 thread for the Qt window, which pulls `frames()`, `events_since()` and `status()` on a timer (no

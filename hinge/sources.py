@@ -1,5 +1,5 @@
 """Sources built from what the user asks for: a simulated set, a replayed file (recording or CSV), the
-emulated BLE pair. The sources themselves live in `sensing` (docs/ARCHITECTURE.md §7)."""
+emulated BLE pair. The sources themselves live in `sensing` (docs/ARCHITECTURE.md §9)."""
 
 from __future__ import annotations
 

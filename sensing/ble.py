@@ -5,7 +5,7 @@ sensor per placement, configures and starts each as its profile says, and yields
 notification payload as a `sensing.types.RawPacket` — the same async iterator the simulator and the
 replay reader implement.
 
-Runtime model (ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
+Runtime model (docs/ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
 one lock (parallel connects fail on BlueZ) and go through bleak-retry-connector's
 `establish_connection`. Notification callbacks do O(1) work: stamp `time.monotonic()`, wrap the
 bytes, `put_nowait` into one bounded queue; when the queue is full the packet is dropped and counted

@@ -1,4 +1,4 @@
-"""Replay source: a recording paced back as a live `RawPacket` stream (docs/ARCHITECTURE.md §3, §7).
+"""Replay source: a recording paced back as a live `RawPacket` stream (docs/ARCHITECTURE.md §4, §9).
 
 Reading is not pacing: `sensing.recording.read_recording` yields as fast as it can; `ReplaySource`
 wraps it and releases packet ``k`` when the clock reaches ``anchor_clock + (t_k - anchor_t) / speed``.

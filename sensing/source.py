@@ -1,5 +1,5 @@
 """What a session reads packets from: the `PacketSource` protocol, and `ControlledSource` for sources
-that can pause, seek and change speed (docs/ARCHITECTURE.md §6).
+that can pause, seek and change speed (docs/ARCHITECTURE.md §9).
 
 Like python-can's bus interface, the protocol is small and every source implements it directly:
 

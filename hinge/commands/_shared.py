@@ -17,15 +17,15 @@ from pathlib import Path
 from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings
 from hinge.errors import UserError
-from sensing.simulator import EXERCISES as SIMULATED_EXERCISES
+from sensing.recording import EXERCISES as RECORDING_EXERCISES
 from sensing.simulator import FAULT_KINDS
 from sensing.types import SENSORS
 
 log = logging.getLogger(__name__)
 
-EXERCISES = (*SIMULATED_EXERCISES, "unknown")
-"""Every exercise a command accepts ("unknown": no exercise-specific judgement); the simulator makes the
-others."""
+EXERCISES = RECORDING_EXERCISES
+"""Every exercise a command accepts: the recording header's list ("unknown": no exercise-specific
+judgement)."""
 DEFAULT_DIR = Path("recordings")
 
 

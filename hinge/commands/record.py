@@ -1,4 +1,4 @@
-"""`hinge record`: record a set to a crash-safe recording file (docs/ARCHITECTURE.md §3)."""
+"""`hinge record`: record a set to a crash-safe recording file (docs/ARCHITECTURE.md §4)."""
 
 from __future__ import annotations
 
