@@ -98,6 +98,7 @@ class _SensorState:
     packets: int = 0
     battery: float | None = None
     recent: deque = field(default_factory=deque)  # (t_first, t_last, n) per block fed
+    recent_n: int = 0  # samples in `recent`
 
 
 class Session:
@@ -195,6 +196,7 @@ class Session:
             self.frames_at = None
             for st in self._sensors.values():
                 st.recent.clear()
+                st.recent_n = 0
             self.generation += 1
         self._publish_status()
 
@@ -244,8 +246,9 @@ class Session:
             with self._lock:  # status() reads it from the window's thread
                 recent = st.recent
                 recent.append((float(t[0]), float(t[-1]), len(t)))
+                st.recent_n += len(t)
                 while len(recent) > 1 and recent[0][1] < t[-1] - _RATE_WINDOW_S:
-                    recent.popleft()
+                    st.recent_n -= recent.popleft()[2]
         self._publish_status()
 
     def finish(self) -> None:
@@ -522,7 +525,7 @@ class Session:
             sensors = {}
             for s, st in self._sensors.items():
                 stream = self.streams[s]
-                n = sum(k for _, _, k in st.recent)
+                n = st.recent_n
                 span = st.recent[-1][1] - st.recent[0][0] if st.recent else 0.0
                 rate = (n - 1) / span if span > 0 else 0.0
                 sensors[s] = SensorStatus(

@@ -39,6 +39,8 @@ from sensing.profiles import Samples
 
 log = logging.getLogger(__name__)
 
+_SCREEN_LOOP_BELOW = 8  # packets per call under which `_screen` checks packet by packet
+
 Gap = tuple[float, float, int]
 
 
@@ -236,6 +238,8 @@ class Timebase:
         ref_u, qmin = self._ref_u, self._qmin
         if ref_u is not None and len(ref_u) != len(coords):
             ref_u = qmin = None
+        if m <= _SCREEN_LOOP_BELOW:  # a live round: the per-packet loop is cheaper than the vector pass
+            return self._screen_loop(0, m, uf, ul, q, inner_bad, y, ref_u, qmin, anchor)
         prev_u = ul[:, :-1] if ref_u is None else np.concatenate([ref_u[:, None], ul[:, :-1]], axis=1)
         back = np.zeros((len(coords), m), dtype=bool)
         back[:, (0 if ref_u is not None else 1):] = uf[:, (0 if ref_u is not None else 1):] <= prev_u
@@ -249,12 +253,18 @@ class Timebase:
         bad = np.flatnonzero(flag)
         if not len(bad):
             self._ref_u, self._qmin = ul[:, -1].copy(), qrun[:, -1] if qmin is None else np.minimum(qmin, qrun[:, -1])
+            self._cand = None  # a kept packet ends any run of disagreeing ones
             return None, anchor
-        keep = np.ones(m, dtype=bool)
         j0 = int(bad[0])
         if j0 > 0:  # everything before the first suspicious packet is kept
             ref_u = ul[:, j0 - 1].copy()
             qmin = qrun[:, j0 - 1] if qmin is None else np.minimum(qmin, qrun[:, j0 - 1])
+        return self._screen_loop(j0, m, uf, ul, q, inner_bad, y, ref_u, qmin, anchor)
+
+    def _screen_loop(self, j0: int, m: int, uf: np.ndarray, ul: np.ndarray, q: np.ndarray, inner_bad: np.ndarray,
+                     y: np.ndarray, ref_u: np.ndarray | None, qmin: np.ndarray | None, anchor: np.ndarray):
+        """`_screen` packet by packet from packet j0 on (those before it are kept); (keep, anchor)."""
+        keep = np.ones(m, dtype=bool)
         cand = self._cand
         for j in range(j0, m):
             verdict = self._verdict(inner_bad[j], uf[:, j], ul[:, j], q[:, j], ref_u, qmin)
@@ -280,7 +290,7 @@ class Timebase:
                 keep[j] = anchor[j] = True
                 ref_u, qmin, cand = cand[0], cand[1], None
         self._ref_u, self._qmin, self._cand = ref_u, qmin, cand
-        return keep, anchor
+        return (None if keep.all() else keep), anchor
 
     def _verdict(self, inner_bad: bool, uf: np.ndarray, ul: np.ndarray, q: np.ndarray,
                  ref_u: np.ndarray | None, qmin: np.ndarray | None) -> str:

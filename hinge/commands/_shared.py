@@ -29,6 +29,15 @@ judgement)."""
 DEFAULT_DIR = Path("recordings")
 
 
+def add_fault_argument(p, prefix: str = "") -> None:
+    """--fault KIND=DEG (repeatable) for the commands that simulate a set; parsed by `parse_faults`."""
+    p.add_argument(
+        "--fault", action="append", default=[], metavar="KIND=DEG",
+        help=f"{prefix}inject a fault of DEG degrees in every rep (kinds: {', '.join(FAULT_KINDS)}); "
+             "default: random faults",
+    )
+
+
 def parse_faults(items: list[str]) -> dict[str, float] | None:
     """--fault KIND=DEG options as a fault dict (None: none given, the simulator picks random faults)."""
     if not items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge.commands._shared import (
+    add_fault_argument,
     add_view_arguments,
     check_duration,
     parse_faults,
@@ -19,7 +20,7 @@ from hinge.commands._shared import (
 )
 from hinge.errors import UserError
 from sensing.profiles import DEFAULT_PROFILE
-from sensing.simulator import EXERCISES, FAULT_KINDS
+from sensing.simulator import EXERCISES
 
 HELP = "run two simulated sensors through the whole live pipeline (no sensors needed)"
 
@@ -29,10 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--seed", type=int, default=6, help="simulation seed (6: faults in reps 2, 4 and 5)")
     p.add_argument("--rate", type=float, default=200.0, metavar="HZ", help="sample rate of both sensors")
-    p.add_argument(
-        "--fault", action="append", default=[], metavar="KIND=DEG",
-        help=f"inject a fault in every rep (kinds: {', '.join(FAULT_KINDS)}); default: random faults",
-    )
+    add_fault_argument(p)
     p.add_argument(
         "--source", choices=("emulated", "sim"), default="emulated",
         help="emulated: through the emulated BLE link (default); sim: paced simulated packets, no radio",

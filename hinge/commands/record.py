@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge import __version__
-from hinge.commands._shared import EXERCISES, default_path, parse_faults, record_headless
+from hinge.commands._shared import EXERCISES, add_fault_argument, default_path, parse_faults, record_headless
 from hinge.errors import UserError
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--simulate", action="store_true", help="record simulated sensors (no hardware)")
     p.add_argument("--reps", type=int, default=6, help="--simulate: reps in the set")
     p.add_argument("--seed", type=int, default=0, help="--simulate: random seed")
-    p.add_argument("--fault", action="append", default=[], metavar="KIND=DEG", help="--simulate: inject a fault")
+    add_fault_argument(p, prefix="--simulate: ")
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
