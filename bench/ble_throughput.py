@@ -22,11 +22,7 @@ import time
 from sensing.ble import BleSource, SensorTarget
 from sensing.emulated import EmulatedRadio, SensorSpec
 from sensing.profiles import load
-
-try:
-    from sensing.timebase import Timebase
-except ImportError:  # not in the tree yet
-    Timebase = None  # type: ignore[assignment,misc]
+from sensing.timebase import Timebase
 
 PLACEMENTS = ("sacrum", "thoracic")
 
@@ -39,38 +35,36 @@ async def stream(profile_name: str, seconds: float, rate_hz: float | None) -> di
     n_samples = int(seconds * rate)
     async with EmulatedRadio() as radio:
         sensors = [await radio.add_sensor(SensorSpec.from_profile(profile, name=f"{p}-emu")) for p in PLACEMENTS]
-        with radio.patched_bleak():
-            targets = [SensorTarget(p, s.address, profile, rate) for p, s in zip(PLACEMENTS, sensors, strict=True)]
-            async with BleSource(targets, silence_timeout_s=None) as src:
-                decoders = {p: profile.decoder(rate) for p in PLACEMENTS}
-                payloads: dict[str, list[tuple[float, bytes]]] = {p: [] for p in PLACEMENTS}
-                have = dict.fromkeys(PLACEMENTS, 0)
-                t_first: dict[str, float] = {}
-                t_done: dict[str, float] = {}
-                counts: dict[str, tuple[int, int]] = {}  # (packets, samples) when n_samples were reached
-                async for pkt in src:
-                    p = pkt.sensor
-                    t_first.setdefault(p, pkt.t_host)
-                    payloads[p].append((pkt.t_host, pkt.payload))
-                    have[p] += len(decoders[p].feed(pkt.payload))
-                    if have[p] >= n_samples and p not in t_done:
-                        t_done[p] = pkt.t_host
-                        counts[p] = (len(payloads[p]), have[p])
-                    if len(t_done) == len(PLACEMENTS):
-                        break
-                stats = src.stats
+        targets = [SensorTarget(p, s.address, profile, rate) for p, s in zip(PLACEMENTS, sensors, strict=True)]
+        async with BleSource(targets, silence_timeout_s=None, backend=radio.client_type(),
+                             scanner_backend=radio.scanner_type()) as src:
+            decoders = {p: profile.decoder(rate) for p in PLACEMENTS}
+            payloads: dict[str, list[tuple[float, bytes]]] = {p: [] for p in PLACEMENTS}
+            have = dict.fromkeys(PLACEMENTS, 0)
+            t_first: dict[str, float] = {}
+            t_done: dict[str, float] = {}
+            counts: dict[str, tuple[int, int]] = {}  # (packets, samples) when n_samples were reached
+            async for pkt in src:
+                p = pkt.sensor
+                t_first.setdefault(p, pkt.t_host)
+                payloads[p].append((pkt.t_host, pkt.payload))
+                have[p] += len(decoders[p].feed(pkt.payload))
+                if have[p] >= n_samples and p not in t_done:
+                    t_done[p] = pkt.t_host
+                    counts[p] = (len(payloads[p]), have[p])
+                if len(t_done) == len(PLACEMENTS):
+                    break
+            stats = src.stats
     return dict(profile=profile, rate=rate, n_samples=n_samples, payloads=payloads, t_first=t_first,
                 t_done=t_done, counts=counts, stats=stats, decoders=decoders)
 
 
-def cpu_per_packet(profile, rate: float, payloads: list[tuple[float, bytes]]) -> tuple[float, float | None]:
-    """Process-time µs per packet for decode, and for timebase update (None without a timebase)."""
+def cpu_per_packet(profile, rate: float, payloads: list[tuple[float, bytes]]) -> tuple[float, float]:
+    """Process-time µs per packet for decode, and for timebase update."""
     dec = profile.decoder(rate)
     t0 = time.process_time()
     decoded = [(t, dec.feed(b)) for t, b in payloads]
     t_dec = (time.process_time() - t0) / len(payloads) * 1e6
-    if Timebase is None:
-        return t_dec, None
     tb = Timebase(rate, profile.has_device_time)
     t0 = time.process_time()
     for t, s in decoded:

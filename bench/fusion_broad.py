@@ -44,6 +44,7 @@ if str(REPO) not in sys.path:
 
 from analysis.fusion import fuse  # noqa: E402
 from analysis.quaternion import inclination_error_rad, quat_conj, quat_mul, quat_rotate  # noqa: E402
+from sensing.profiles import G0  # noqa: E402
 
 DEFAULT_DIR = REPO.parent / "shared" / "data" / "broad"
 
@@ -173,7 +174,7 @@ def simulate_hinge_session(fs_hz: float = 100.0, seed: int = 0) -> Trial:
     pos = np.column_stack((lever * np.sin(pitch) + swing * 0.12 * np.sin(2 * np.pi * ts),
                            np.zeros_like(t), lever * np.cos(pitch)))
     lin = np.gradient(np.gradient(pos, 1 / fs_hz, axis=0), 1 / fs_hz, axis=0)
-    acc = rot.inv().apply(lin + [0.0, 0.0, 9.81]) + rng.normal(0, 0.05, (len(t), 3))
+    acc = rot.inv().apply(lin + [0.0, 0.0, G0]) + rng.normal(0, 0.05, (len(t), 3))
     step = (rot[:-1].inv() * rot[1:]).as_rotvec() * fs_hz
     gyr = np.vstack((step[:1], step)) + np.radians([1.0, -1.2, 0.6]) + rng.normal(0, 0.004, (len(t), 3))
     truth = np.roll(rot.as_quat(), 1, axis=1)

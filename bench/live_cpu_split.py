@@ -18,8 +18,9 @@ import time
 
 import analysis.tracker as tracker_mod
 import sensing.stream as stream_mod
-from hinge.runner import Session, SimulatedFeed
+from hinge.session import Session
 from sensing.profiles import load
+from sensing.replay import simulated_source
 from sensing.simsource import simulated_packets
 from sensing.simulator import SENSORS, SimConfig, simulate_set
 
@@ -41,8 +42,8 @@ def _timed(cls, name: str) -> None:
 
 
 def session(packets, profile, rate_hz, speed, batch_s):
-    feed = SimulatedFeed(packets, {s: profile for s in SENSORS}, {s: rate_hz for s in SENSORS}, speed=speed)
-    return Session(feed, batch_s=batch_s)
+    source = simulated_source(packets, {s: profile for s in SENSORS}, {s: rate_hz for s in SENSORS}, speed=speed)
+    return Session(source, batch_s=batch_s)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
     python bench/live_latency.py                  # all parts (~2 min: three real-time sets + 60 min accelerated)
     python bench/live_latency.py --skip-emulated --minutes 10
 
-Two simulated sensors at 200 Hz (hinge-ref packets, BLE-like arrival) go through `hinge.runner.Session`
+Two simulated sensors at 200 Hz (hinge-ref packets, BLE-like arrival) go through `hinge.session.Session`
 exactly as in `hinge demo --source sim`:
 
 (a) latency: a deadlift set with the trunk 12° behind vertical at every top. For each trunk alert,
@@ -36,9 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from analysis.tracker import Alert  # noqa: E402
-from hinge.runner import EmulatedFeed, Session, SimulatedFeed, simulated_set  # noqa: E402
+from hinge.session import Session  # noqa: E402
+from hinge.sources import simulated_set  # noqa: E402
+from sensing.emulated_source import EmulatedSource  # noqa: E402
 from sensing.profiles import load  # noqa: E402
+from sensing.replay import simulated_source  # noqa: E402
 from sensing.simsource import simulated_packets  # noqa: E402
+from sensing.source import Tap  # noqa: E402
 from sensing.stream import SensorStream  # noqa: E402
 from sensing.types import SENSORS, SensorSeries  # noqa: E402
 
@@ -57,17 +61,16 @@ def rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, not current
 
 
-class StampedFeed(SimulatedFeed):
-    """A real-time simulated feed that notes when (monotonic) each packet was released."""
+class StampedFeed(Tap):
+    """A real-time simulated source that notes when (monotonic) each packet was released."""
 
-    def __init__(self, *a, **kw) -> None:
-        super().__init__(*a, **kw)
+    def __init__(self, packets, profiles, rates, *, speed) -> None:
+        super().__init__(simulated_source(packets, profiles, rates, speed=speed), self._stamp)
+        self.packets = packets
         self.released: list[float] = []
 
-    async def __anext__(self):
-        pkt = await super().__anext__()
+    def _stamp(self, _pkt) -> None:
         self.released.append(time.monotonic())
-        return pkt
 
 
 def sample_ends(packets) -> list[tuple[str, float]]:
@@ -157,7 +160,7 @@ def stream_window(sim) -> None:
     print(f"(b) window     {win.refreshes / wall:5.1f} refreshes/s · {counter.paints / flowing:5.1f} plot paints/s "
           f"once frames flow (timer {1000 / win.timer.interval():.0f} Hz, offscreen Qt)")
     # the most it could do: refresh with new data + synchronous repaint of the plots, 10 s of frames on screen
-    session2 = Session(SimulatedFeed(packets, {s: HREF for s in SENSORS}, RATES, speed=None))
+    session2 = Session(simulated_source(packets, {s: HREF for s in SENSORS}, RATES, speed=None))
     asyncio.run(session2.run())
     win2 = LiveWindow(session2, auto_refresh=False)
     win2.show()
@@ -177,7 +180,7 @@ def stream_window(sim) -> None:
 
 
 def stream_emulated(sim) -> None:
-    session = Session(EmulatedFeed(sim, HREF), exercise="deadlift")
+    session = Session(EmulatedSource(sim, HREF), exercise="deadlift")
     c0, w0 = time.process_time(), time.monotonic()
     asyncio.run(session.run())
     cpu, wall = time.process_time() - c0, time.monotonic() - w0
@@ -200,17 +203,33 @@ def long_packets(sim, minutes: float):
         k += 1
 
 
-class IterFeed(SimulatedFeed):
-    """As fast as possible from a packet iterator (no list: 60 minutes need not sit in memory)."""
+class IterFeed:
+    """As fast as possible from a packet iterator (no list: 60 minutes need not sit in memory); a
+    `sensing.source.PacketSource`."""
 
-    def __init__(self, packets, **kw) -> None:
-        super().__init__([], {s: HREF for s in SENSORS}, RATES, speed=None, **kw)
+    kind = "simulated"
+
+    def __init__(self, packets) -> None:
+        self.profiles = {s: HREF for s in SENSORS}
+        self.rates_hz = RATES
+        self.addresses = {s: f"simulated-{s}" for s in SENSORS}
+        self.on_event = None
         self._it = iter(packets)
+        self._i = 0
+        self._closed = False
         self.last_t = 0.0
 
-    @property
-    def position_s(self) -> float:
-        return self.last_t
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    def __aiter__(self):
+        return self
 
     async def __anext__(self):
         pkt = next(self._it, None)

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sensing.profiles import G0  # noqa: E402
 from sensing.recording import Recorder, read_recording  # noqa: E402
 from sensing.replay import MonotonicClock, ReplaySource  # noqa: E402
 from sensing.types import RawPacket  # noqa: E402
@@ -37,7 +38,7 @@ def imu_signal(n: int, fs_hz: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     rng = np.random.default_rng(seed)
     t = np.arange(n) / fs_hz
     phase = 2 * np.pi * t / 4.0
-    acc = np.stack([9.81 * np.sin(0.6 * np.sin(phase)), 0.3 * np.sin(3 * phase), 9.81 * np.cos(0.6 * np.sin(phase))], 1)
+    acc = np.stack([G0 * np.sin(0.6 * np.sin(phase)), 0.3 * np.sin(3 * phase), G0 * np.cos(0.6 * np.sin(phase))], 1)
     gyr = np.stack([0.9 * np.cos(phase), 0.05 * np.sin(2 * phase), 0.02 * np.cos(5 * phase)], 1)
     return acc + rng.normal(0, 0.03, acc.shape), gyr + rng.normal(0, 0.005, gyr.shape)
 
@@ -46,7 +47,7 @@ def payloads(layout: str, n_samples: int, fs_hz: float, seed: int) -> list[bytes
     """Notification payloads for ``n_samples`` samples in the given layout ("wit20" or "movesense4")."""
     acc, gyr = imu_signal(n_samples, fs_hz, seed)
     if layout == "wit20":  # 0x55 0x61, acc/gyr/angle as int16 (16 g, 2000 dps, 180 deg full scale)
-        acc_i = np.clip(acc / (16 * 9.81) * 32768, -32768, 32767).astype("<i2")
+        acc_i = np.clip(acc / (16 * G0) * 32768, -32768, 32767).astype("<i2")
         gyr_i = np.clip(np.degrees(gyr) / 2000 * 32768, -32768, 32767).astype("<i2")
         ang_i = np.clip(np.cumsum(np.degrees(gyr), 0) / fs_hz / 180 * 32768, -32768, 32767).astype("<i2")
         body = np.concatenate([acc_i, gyr_i, ang_i], 1)

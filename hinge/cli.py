@@ -1,7 +1,8 @@
 """Command line: `hinge <command> ...`. Thin: parses arguments, composes library objects.
 
 Each command lives in `hinge/commands/<name>.py` exposing `HELP: str`, `add_arguments(parser)` and
-`run(args) -> int`. Errors the user can fix are raised as `hinge.errors.UserError` and printed as one
+`run(args) -> int`; a command module imports its heavy parts inside `run`. Errors the user can fix
+are raised as `hinge.errors.UserError` and printed as one
 line with exit status 2.
 """
 
@@ -29,7 +30,17 @@ def _load(name: str):
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str] | None) -> str | None:
+    """The command named on the command line (the first argument that is not an option), if any."""
+    args = sys.argv[1:] if argv is None else argv
+    first = next((a for a in args if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; when argv names a command, only that command's module is imported (the others get
+    a bare entry): `hinge analyze` never imports the live window, bleak or the simulator."""
+    wanted = _command_in(argv)
     parser = argparse.ArgumentParser(
         prog="hinge",
         description="Two-IMU hip-hinge coach: pelvis tuck, trunk behind vertical and spine rounding, per rep.",
@@ -38,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        if wanted is not None and name != wanted:
+            sub.add_parser(name)
+            continue
         mod = _load(name)
         if mod is None:
             continue
@@ -48,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -9,25 +9,31 @@ from sensing.csvio import read_csv
 from sensing.types import SensorSeries
 
 RECORDING_SUFFIXES = (".jsonl", ".jsonl.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+
+
+def input_kind(path: str | Path) -> str:
+    """"csv" or "recording" by the file name (the one place that dispatches on input suffixes)."""
+    name = Path(path).name.lower()
+    if name.endswith(CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(RECORDING_SUFFIXES):
+        return "recording"
+    raise UserError(f"{path}: unknown input type; expected a .csv interchange file or a .jsonl[.gz] recording")
 
 
 def load_samples(path: str | Path) -> dict[str, SensorSeries]:
     """Samples of both sensors from a CSV interchange file or a hinge recording."""
-    path = Path(path)
-    name = path.name.lower()
-    if name.endswith(".csv") or name.endswith(".csv.gz"):
+    if input_kind(path) == "csv":
         return read_csv(path)
-    if name.endswith(RECORDING_SUFFIXES):
-        from sensing.stream import load_series  # decoding needs the profiles; imported on demand
+    from sensing.stream import load_series  # decoding needs the profiles; imported on demand
 
-        return load_series(path)
-    raise UserError(f"{path}: unknown input type; expected a .csv interchange file or a .jsonl[.gz] recording")
+    return load_series(path)
 
 
 def exercise_of(path: str | Path) -> str | None:
     """The exercise stored in a recording's header, or None (CSV files carry none)."""
-    name = Path(path).name.lower()
-    if not name.endswith(RECORDING_SUFFIXES):
+    if input_kind(path) != "recording":
         return None
     from sensing.recording import read_recording
 

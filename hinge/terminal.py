@@ -14,7 +14,8 @@ from typing import TextIO
 from analysis.faults import FAULTS
 from analysis.report import REP_COLUMNS, faults_text
 from analysis.tracker import Alert, Calibrated, Rep
-from hinge.runner import Session, SessionStatus
+from hinge.session import Session, SessionStatus
+from hinge.ui import battery_text
 
 _KIND_OF_METRIC = {metric: kind for kind, (metric, _cue) in FAULTS.items()}
 
@@ -41,9 +42,10 @@ def status_text(st: SessionStatus) -> str:
         parts.append(f"t {st.t_s:6.1f} s")
     parts.append("calibrated" if st.calibrated else "stand still…")
     for name, s in st.sensors.items():
-        battery = f" bat {s.battery:g}%" if isinstance(s.battery, int | float) else ""
+        battery = f" bat {battery_text(s.battery)}" if battery_text(s.battery) else ""
         link = "connected" if s.connected else "not connected"
-        parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{battery}")
+        dropped = f" dropped {s.dropped_packets}" if s.dropped_packets else ""
+        parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{dropped}{battery}")
     parts.append(f"{st.reps} reps")
     if st.error:
         parts.append(f"error: {st.error}")

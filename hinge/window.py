@@ -1,8 +1,9 @@
 """The live window (PySide6 + pyqtgraph): angles scrolling, fault limits, reps, cue, sensor status.
 
 The window never receives per-sample signals: a ~30 Hz `QTimer` calls `LiveWindow.refresh`, which
-pulls the newest frames, events and status from the `hinge.runner.Session` (whose loop runs in its own
-thread) and redraws (ARCHITECTURE.md §8). Everything shown is derived from what the session holds,
+pulls the newest frames, events and status from the `hinge.session.Session` (whose loop runs in its own
+thread) and redraws (docs/ARCHITECTURE.md §8). One window class and its widgets (~630 lines: the
+layout, the plots and the replay bar read together). Everything shown is derived from what the session holds,
 so `refresh()` can also be called directly (tests step it).
 
     ┌ calibration ─ sacrum status ─ thoracic status ───────────── [ ] sound ┐
@@ -32,8 +33,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from analysis.faults import FAULTS
 from analysis.tracker import Alert, Calibrated, Rep
-from hinge.runner import Session, SessionStatus
+from hinge.session import Session, SessionStatus
 from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
+from hinge.ui import battery_text
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +251,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.calibration_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         top.addWidget(self.calibration_label)
         self.sensor_labels: dict[str, QtWidgets.QLabel] = {}
-        for name in self.session.source.profiles:
+        for name in self.session.status().sensors:
             label = QtWidgets.QLabel()
             label.setTextFormat(QtCore.Qt.TextFormat.RichText)
             self.sensor_labels[name] = label
@@ -341,7 +343,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         root.addWidget(split, 1)
 
         self.has_replay_bar = False
-        if self.session.source.controllable:
+        if self.session.controllable:
             self._build_replay_bar(root)
         self.setCentralWidget(central)
         self._show_status(self.session.status())
@@ -355,12 +357,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.speed_box = QtWidgets.QComboBox()
         for text, _speed in SPEEDS:
             self.speed_box.addItem(text)
-        speed = self.session.source.speed
+        speed = self.session.status().speed
         self.speed_box.setCurrentIndex(next((i for i, (_, v) in enumerate(SPEEDS) if v == speed), 1))
         self.speed_box.currentIndexChanged.connect(self._speed_chosen)
         bar.addWidget(self.speed_box)
         self.timeline = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        duration = self.session.source.duration_s or 0.0
+        duration = self.session.status().duration_s or 0.0
         self.timeline.setRange(0, max(1, int(math.ceil(duration * 10))))
         self.timeline.sliderReleased.connect(self._timeline_released)
         bar.addWidget(self.timeline, 1)
@@ -370,7 +372,7 @@ class LiveWindow(QtWidgets.QMainWindow):
 
     # -- controls ------------------------------------------------------------------------------------
     def _toggle_play(self) -> None:
-        if self.session.source.paused:
+        if self.session.status().paused:
             self.session.resume()
             self.play_button.setText("Pause")
         else:
@@ -426,8 +428,9 @@ class LiveWindow(QtWidgets.QMainWindow):
         up to `AHEAD_MAX_S`. Frames come in rounds (every 20–40 ms as BLE delivers packets); moving the
         time axis with the clock in between scrolls the plots smoothly at the refresh rate."""
         s = self.session
-        speed = s.source.speed
-        if speed is None or s.source.paused or s.done or s.frames_at is None:
+        st = s.status()
+        speed = st.speed
+        if speed is None or st.paused or s.done or s.frames_at is None:
             return 0.0
         return min(AHEAD_MAX_S, max(0.0, (s.now() - s.frames_at) * speed))
 
@@ -540,9 +543,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, "Stand still…", "background: #f0a500; color: black; padding: 4px;")
         for name, s in st.sensors.items():
             dot = "#2ca02c" if s.connected else "#d62728"
-            battery = f" · {s.battery:g}%" if isinstance(s.battery, int | float) else ""
+            battery = f" · {battery_text(s.battery)}" if battery_text(s.battery) else ""
+            dropped = f" · dropped {s.dropped_packets}" if s.dropped_packets else ""
             self._put(self.sensor_labels[name], f"<span style='color:{dot}'>●</span> <b>{name}</b> "
-                                                f"{s.rate_hz:.0f} Hz · lost {s.lost_samples}{battery}")
+                                                f"{s.rate_hz:.0f} Hz · lost {s.lost_samples}{dropped}{battery}")
         self._put(self.source_label, f"{st.source} · {st.reps} reps")
         if self.has_replay_bar and st.duration_s is not None:
             if not self.timeline.isSliderDown() and st.position_s is not None:

@@ -5,7 +5,7 @@ sensor per placement, configures and starts each as its profile says, and yields
 notification payload as a `sensing.types.RawPacket` — the same async iterator the simulator and the
 replay reader implement.
 
-Runtime model (ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
+Runtime model (docs/ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
 one lock (parallel connects fail on BlueZ) and go through bleak-retry-connector's
 `establish_connection`. Notification callbacks do O(1) work: stamp `time.monotonic()`, wrap the
 bytes, `put_nowait` into one bounded queue; when the queue is full the packet is dropped and counted
@@ -34,7 +34,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from sensing.errors import InputError
+from sensing.errors import InputError, describe_error
 from sensing.profiles import Command, Profile
 from sensing.profiles import available as available_profiles
 from sensing.profiles import load as load_profile
@@ -137,6 +137,11 @@ class LinkEvent:
     event: str
     value: Any = None
 
+    @property
+    def t_host(self) -> float:
+        """`t`, under the name a recording's `Event` has (`sensing.source.LinkCallback`)."""
+        return self.t
+
 
 @dataclass
 class SensorStats:
@@ -189,8 +194,12 @@ class BleSource:
     failure there raises `InputError` naming the sensor. Afterwards a drop or `silence_timeout_s` of
     silence triggers a reconnect (backoff `backoff_s` = (first, max) seconds, retried until closed).
     `clock` stamps packets (monotonic seconds); `RawPacket.t_host` = clock() − `t0` (default: the
-    clock when entering).
+    clock when entering). `backend` / `scanner_backend`: bleak client / scanner backend classes, passed
+    to bleak as its own ``backend=`` (default: the platform's; `sensing.emulated` passes its radio's).
+    A `sensing.source.PacketSource`; `on_event` may also be set as an attribute before entering.
     """
+
+    kind = "ble"
 
     def __init__(
         self,
@@ -205,6 +214,8 @@ class BleSource:
         on_event: Callable[[LinkEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         t0: float | None = None,
+        backend: type | None = None,
+        scanner_backend: type | None = None,
     ) -> None:
         _check_targets(targets)
         self._slots = [_make_slot(t) for t in targets]
@@ -214,7 +225,9 @@ class BleSource:
         self.scan_timeout_s = scan_timeout_s
         self.backoff_s = backoff_s
         self.connect_attempts = connect_attempts
-        self._on_event = on_event
+        self.on_event = on_event
+        self.backend = backend
+        self.scanner_backend = scanner_backend
         self._clock = clock
         self._t0 = t0
         self._lock = asyncio.Lock()
@@ -238,6 +251,11 @@ class BleSource:
         return {s.placement: s.rate_hz for s in self._slots}
 
     @property
+    def addresses(self) -> dict[str, str]:
+        """Placement -> device address."""
+        return {s.placement: s.target.address for s in self._slots}
+
+    @property
     def t0(self) -> float:
         return self._t0 if self._t0 is not None else 0.0
 
@@ -257,7 +275,7 @@ class BleSource:
                     raise
                 except (BleakError, asyncio.TimeoutError, _Lost) as exc:
                     raise InputError(f"{slot.placement}: could not connect to {slot.target.address} "
-                                     f"(profile {slot.profile.name}): {_describe(exc)}") from exc
+                                     f"(profile {slot.profile.name}): {describe_error(exc)}") from exc
             for slot in self._slots:
                 slot.supervisor = asyncio.get_running_loop().create_task(
                     self._supervise(slot), name=f"ble supervisor {slot.placement}")
@@ -325,8 +343,8 @@ class BleSource:
         ev = LinkEvent(self._clock() - self.t0, slot.placement, event, value)
         self.events.append(ev)
         logger.info("%s: %s %s", slot.placement, event, value if value is not None else "")
-        if self._on_event is not None:
-            self._on_event(ev)
+        if self.on_event is not None:
+            self.on_event(ev)
 
     def _make_callback(self, slot: _Slot) -> Callable[[Any, bytearray], None]:
         queue, clock, stats, placement, t0 = self._queue, self._clock, slot.stats, slot.placement, self.t0
@@ -356,13 +374,14 @@ class BleSource:
         slot.lost_reason = ""
         slot.first_packet.clear()
         async with self._lock:
-            device = await BleakScanner.find_device_by_address(target.address, timeout=self.scan_timeout_s)
+            device = await BleakScanner.find_device_by_address(target.address, timeout=self.scan_timeout_s,
+                                                               backend=self.scanner_backend)
             if device is None:
                 raise _Lost(f"not found within {self.scan_timeout_s:g} s (is it on and advertising?)")
             client = await establish_connection(
                 BleakClient, device, f"{slot.placement} {target.address}",
                 disconnected_callback=lambda c: self._on_disconnect(slot, c),
-                max_attempts=self.connect_attempts,
+                max_attempts=self.connect_attempts, backend=self.backend,
             )
         slot.client = client
         slot.stats.connects += 1
@@ -424,7 +443,7 @@ class BleSource:
             elif battery.kind == "command":
                 await client.write_gatt_char(slot.profile.write, battery.command, response=False)
         except (BleakError, asyncio.TimeoutError) as exc:
-            logger.debug("%s: battery read failed: %s", slot.placement, _describe(exc))
+            logger.debug("%s: battery read failed: %s", slot.placement, describe_error(exc))
 
     async def _teardown(self, slot: _Slot, reason: str, *, send_stop: bool = False) -> None:
         client, slot.client = slot.client, None
@@ -440,7 +459,7 @@ class BleSource:
             try:
                 await asyncio.wait_for(stop_and_disconnect(), 2.0)
             except Exception as exc:  # noqa: BLE001 - the link may already be gone
-                logger.debug("%s: disconnect: %s", slot.placement, _describe(exc))
+                logger.debug("%s: disconnect: %s", slot.placement, describe_error(exc))
         self._emit(slot, "disconnected", reason)
 
     async def _wait_lost(self, slot: _Slot) -> str:
@@ -478,8 +497,8 @@ class BleSource:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: back off and retry
-                    logger.info("%s: reconnect failed: %s", slot.placement, _describe(exc))
-                    await self._teardown(slot, f"reconnect failed: {_describe(exc)}")
+                    logger.info("%s: reconnect failed: %s", slot.placement, describe_error(exc))
+                    await self._teardown(slot, f"reconnect failed: {describe_error(exc)}")
                     delay = min(cap, delay * 2)
 
 
@@ -507,11 +526,6 @@ def _make_slot(target: SensorTarget) -> _Slot:
                          f"(supported: {rates} Hz)")
     return _Slot(target, profile, rate, profile.commands("set_rate", rate), profile.commands("start", rate),
                  profile.commands("stop", rate))
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_targets(targets: Sequence[SensorTarget]) -> None:

@@ -1,4 +1,4 @@
-"""CSV interchange (ARCHITECTURE.md §5): one long table, SI units, sensor frame.
+"""CSV interchange (docs/ARCHITECTURE.md §5): one long table, SI units, sensor frame.
 
     sensor,t,ax,ay,az,gx,gy,gz
     sacrum,0.004000,0.12,9.79,-0.31,0.001,-0.002,0.000
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from sensing.errors import InputError
@@ -36,10 +36,7 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    try:
-        labels, codes, values = _read_arrow(path)
-    except Exception:  # noqa: BLE001 - anything odd: re-read with pandas, whose findings we word precisely
-        labels, codes, values = _read_pandas(path)
+    labels, codes, values = _read_arrow(path)
     names = np.array([str(c).strip() for c in labels] + ["<empty>"], dtype=object)
     unknown = ~np.isin(names, SENSORS)[codes]  # code -1 (a missing name) maps to "<empty>"
     if unknown.any():
@@ -72,51 +69,64 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
 
 
 def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Fast path (multi-threaded pyarrow): (sensor labels, per-row label codes, (n, 7) numeric values).
-    Raises on anything unexpected; the caller then takes the slow path for a precise message."""
+    """(sensor labels, per-row label codes, (n, 7) numeric values), with pyarrow's multi-threaded reader.
+    A file the typed read refuses is read again as text to name the row and column at fault (or to
+    accept what only needs trimming, e.g. spaces after the commas)."""
     types = {"sensor": pa.dictionary(pa.int32(), pa.string()), **{c: pa.float64() for c in NUMERIC}}
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, include_columns=COLUMNS))
-    sensor = table.column("sensor").combine_chunks()
-    if sensor.null_count:
-        raise ValueError("missing sensor names")
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types,
+                                                                          include_columns=COLUMNS))
+        sensor = table.column("sensor").combine_chunks()
+        if sensor.null_count:
+            raise ValueError("missing sensor names")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, KeyError, UnicodeDecodeError):
+        return _read_text(path)
     codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     values = np.column_stack([table.column(c).to_numpy() for c in NUMERIC])
     return sensor.dictionary.to_pylist(), codes, values
 
 
-def _read_pandas(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Slow path with row/column-precise errors for malformed files."""
-    df = _read_c(path)
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
+def _read_text(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The careful read: every column as text, trimmed, then converted column by column; errors name
+    the file, row and column."""
+    try:
+        with pa.input_stream(str(path), compression="detect") as f:
+            header = f.read(1 << 16).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
+        as_text = {name: pa.string() for name in header.split(",")}  # the header's own spelling
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=as_text,
+                                                                          strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        if "Empty CSV file" in str(exc):
+            raise InputError(f"{path}: empty file; expected a CSV header {','.join(COLUMNS)}") from None
+        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    table = table.rename_columns([str(c).strip() for c in table.column_names])
+    missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(f"{path}: missing column {missing[0]!r}; expected header {','.join(COLUMNS)}")
-    sensor_col = df["sensor"].astype("category")
-    values = np.empty((len(df), len(NUMERIC)))
+    sensor = pc.dictionary_encode(pc.utf8_trim_whitespace(table.column("sensor"))).combine_chunks()
+    values = np.empty((table.num_rows, len(NUMERIC)))
     for j, col in enumerate(NUMERIC):
-        x = df[col]
-        if not pd.api.types.is_numeric_dtype(x):
-            num = pd.to_numeric(x, errors="coerce")
-            bad = np.flatnonzero(num.isna().to_numpy() & x.notna().to_numpy())
-            if len(bad):
-                i = int(bad[0])
-                raise InputError(f"{path}: row {i + 2}, column {col!r}: {x.iloc[i]!r} is not a number")
-            x = num
-        values[:, j] = x.to_numpy(dtype=float)
-    return list(sensor_col.cat.categories), sensor_col.cat.codes.to_numpy().astype(np.int64), values
+        text = pc.utf8_trim_whitespace(table.column(col))
+        text = pc.if_else(pc.equal(text, ""), "nan", text)  # an empty cell is a missing value
+        try:
+            values[:, j] = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for i, cell in enumerate(text.to_pylist()):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise InputError(f"{path}: row {i + 2}, column {col!r}: {cell!r} is not a number") from None
+            raise
+    return sensor.dictionary.to_pylist(), sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64), values
 
 
-def _read_c(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype={"sensor": str}, engine="c", skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: empty file; expected a CSV header {','.join(COLUMNS)}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+def _table(series: Mapping[str, SensorSeries]):
+    """The interchange table of several sensors' samples, rows sorted by time (sensors interleaved): a
+    pandas DataFrame (pandas formats and writes it; reading is pyarrow's alone)."""
+    import pandas as pd
 
-
-def _table(series: Mapping[str, SensorSeries]) -> pd.DataFrame:
-    """The interchange table of several sensors' samples, rows sorted by time (sensors interleaved)."""
     frames = [
         pd.DataFrame(
             {

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,10 +38,10 @@ from bumble.host import Host
 from bumble.link import LocalLink
 
 from sensing.bumble_backend import BumbleCentral
+from sensing.profiles import G0
 
 logger = logging.getLogger(__name__)
 
-G0 = 9.80665
 BATTERY_SERVICE_UUID = "180F"
 BATTERY_LEVEL_UUID = "2A19"
 ADV_INTERVAL_MS = 20.0
@@ -467,9 +467,9 @@ _QUIET = _InFlightAfterDisconnect()
 class EmulatedRadio:
     """Owns a virtual radio link, the central adapter and emulated sensors (async context manager).
 
-    `scanner_type()` / `client_type()` are bleak backend classes bound to the central; swap them in
-    for bleak's platform backend (`patched_bleak`, or monkeypatch in tests) and app code on plain
-    bleak talks to the emulated sensors.
+    `scanner_type()` / `client_type()` are bleak backend classes bound to the central: pass them as
+    bleak's ``backend=`` (``BleakScanner(backend=radio.scanner_type())``, `BleSource(backend=...,
+    scanner_backend=...)`) and code on plain bleak talks to the emulated sensors.
     """
 
     def __init__(self, *, speed: float | None = None):
@@ -517,24 +517,10 @@ class EmulatedRadio:
     def client_type(self) -> type:
         return self.central.client_type()
 
-    @contextlib.contextmanager
-    def patched_bleak(self) -> Iterator[None]:
-        """Make bleak's default backend this radio's central while the block runs (benches, demos).
-        Tests should prefer pytest's monkeypatch on the same two functions."""
-        import bleak
-
-        saved = (bleak.get_platform_scanner_backend_type, bleak.get_platform_client_backend_type)
-        scanner, client = self.scanner_type(), self.client_type()
-        bleak.get_platform_scanner_backend_type = lambda: (scanner, scanner.__name__)
-        bleak.get_platform_client_backend_type = lambda: (client, client.__name__)
-        try:
-            yield
-        finally:
-            bleak.get_platform_scanner_backend_type, bleak.get_platform_client_backend_type = saved
-
     def sensor(self, address: str) -> EmulatedSensor:
         for s in self.sensors:
             if s.address == address:
                 return s
         raise KeyError(address)
+
 

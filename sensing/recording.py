@@ -1,9 +1,10 @@
 """Recording files: crash-safe writer (`Recorder`) and tolerant reader (`read_recording`).
 
-The file format is the contract of ARCHITECTURE.md §4: one JSON Lines file, a header line, then packet
+The file format is the contract of docs/ARCHITECTURE.md §4: one JSON Lines file, a header line, then packet
 lines ``{"t": <s>, "sensor": "...", "hex": "..."}`` and event lines
 ``{"t": <s>, "event": "...", "sensor": ..., "value": ...}``. ``t`` is host seconds since the session
 started, written with µs precision. Raw notification bytes are the archive; decoding happens on read.
+Writer and reader stay in one module (~650 lines) so the file format is defined in one place.
 
 Crash safety
 ------------
@@ -47,7 +48,7 @@ VERSION = 1
 EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
 EVENTS = ("connected", "disconnected", "battery", "marker")
 SENSOR_FIELDS = ("profile", "profile_toml", "address", "name", "firmware")
-# Optional numeric field (an addition to ARCHITECTURE.md §4): the sample rate the sensor was configured to,
+# Optional numeric field (an addition to docs/ARCHITECTURE.md §4): the sample rate the sensor was configured to,
 # Hz. Decoding needs it for firmware without timestamps and to space the samples inside a packet.
 SENSOR_RATE_FIELD = "rate_hz"
 

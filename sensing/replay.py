@@ -1,4 +1,4 @@
-"""Replay source: a recording paced back as a live `RawPacket` stream (ARCHITECTURE.md §1, §9.3).
+"""Replay source: a recording paced back as a live `RawPacket` stream (docs/ARCHITECTURE.md §4, §9).
 
 Reading is not pacing: `sensing.recording.read_recording` yields as fast as it can; `ReplaySource`
 wraps it and releases packet ``k`` when the clock reaches ``anchor_clock + (t_k - anchor_t) / speed``.
@@ -11,21 +11,27 @@ a fake clock and never sleep for real.
 Controls (`pause`, `resume`, `seek`, `speed`) are plain methods to call from the event loop's thread
 (from another thread use ``loop.call_soon_threadsafe``). Events in the recording (connected,
 disconnected, battery, marker) are paced like packets and handed to ``on_event``; the stream itself
-carries only `RawPacket`, like the live sources.
+carries only `RawPacket`, like the live sources. `ReplaySource` is a `sensing.source.ControlledSource`;
+`simulated_source` paces a simulated set through it (written as a temporary recording first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import json
 import logging
 import math
 import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
-from sensing.recording import Event, Item, Recording, read_recording
+from sensing.profiles import Profile
+from sensing.recording import Event, Item, Recorder, Recording, SensorInfo, read_recording
+from sensing.stream import streams_from_header
 from sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
@@ -61,9 +67,13 @@ class ReplaySource:
         clock: pacing clock (default `MonotonicClock`).
         start_s: recording time to start from (the first packet at or after it comes first); None:
             from the beginning, with recording time 0 at the first ``__anext__``.
-        on_event: called with each `Event` of the recording when its time comes.
+        on_event: called with each `Event` of the recording when its time comes (an attribute too).
         checkpoint_interval_s: recording-time spacing of the remembered file offsets that make
             backward seeks fast.
+        tmpdir: removed on close (a recording converted from another input).
+        label: what the window shows as the source (default: the recording's path).
+
+    profiles, rates_hz and addresses come from the recording header (the profiles stored in it).
 
     Recording time ``t`` (seconds since the recorded session started) maps to clock time from the
     first ``__anext__``: a packet at ``t`` is released at ``start_clock + (t - (start_s or 0)) / speed``.
@@ -78,11 +88,20 @@ class ReplaySource:
         start_s: float | None = None,
         on_event: Callable[[Event], Any] | None = None,
         checkpoint_interval_s: float = 1.0,
+        tmpdir: tempfile.TemporaryDirectory | None = None,
+        label: str | None = None,
+        kind: str = "replay",
     ) -> None:
         self.recording = recording if isinstance(recording, Recording) else read_recording(recording)
+        self.kind = kind
+        self.label = label or str(self.recording.path)
+        self.exercise = self.recording.header.get("exercise", "unknown")
+        self._sensors: tuple[dict, dict, dict] | None = None  # profiles, rates, addresses (on first use)
+        self._tmpdir = tmpdir
+        self._duration: float | None = None
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._speed = self._check_speed(speed)
-        self._on_event = on_event
+        self.on_event = on_event
         self._ckpt_interval_s = checkpoint_interval_s
         self._ckpt_t: list[float] = [-math.inf]  # recording time of the item at each offset
         self._ckpt_off: list[int] = [self.recording.body_offset]
@@ -113,6 +132,37 @@ class ReplaySource:
     @property
     def header(self) -> dict[str, Any]:
         return self.recording.header
+
+    def _sensor_info(self) -> tuple[dict, dict, dict]:
+        if self._sensors is None:
+            header = self.recording.header
+            streams = streams_from_header(header, source=str(self.recording.path))
+            self._sensors = ({s: st.profile for s, st in streams.items()}, {s: st.rate_hz for s, st in streams.items()},
+                             {s: str(header["sensors"][s].get("address", "")) for s in streams})
+        return self._sensors
+
+    @property
+    def profiles(self) -> dict[str, Profile]:
+        """Placement -> profile, loaded from the TOML text the header stores."""
+        return self._sensor_info()[0]
+
+    @property
+    def rates_hz(self) -> dict[str, float]:
+        return self._sensor_info()[1]
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        return self._sensor_info()[2]
+
+    @property
+    def duration_s(self) -> float:
+        """Recording time of the last item (read once, from the file's tail when it is plain)."""
+        if self._duration is None:
+            self._duration = _recording_duration(self.recording)
+        return self._duration
+
+    def set_speed(self, speed: float | None) -> None:
+        self.speed = speed
 
     @property
     def speed(self) -> float | None:
@@ -209,8 +259,8 @@ class ReplaySource:
             self._last_t = item.t_host
             self._since_yield += 1
             if isinstance(item, Event):
-                if self._on_event is not None:
-                    self._on_event(item)
+                if self.on_event is not None:
+                    self.on_event(item)
                 continue
             return item
 
@@ -267,16 +317,82 @@ class ReplaySource:
         self._open_at(offset, t_s)
         self._last_t = None
 
+    def packets_before(self, t_s: float) -> Iterator[RawPacket]:
+        """The recording's packets before recording time t_s, as fast as the file reads (a second reader:
+        the paced stream does not move). A session rebuilds its analysis from them after a seek."""
+        items = self.recording.iter_from(self.recording.body_offset, skip_before=None)
+        try:
+            for _off, item in items:
+                if item.t_host >= t_s:
+                    return
+                if not isinstance(item, Event):
+                    yield item
+        finally:
+            items.close()
+
     async def aclose(self) -> None:
-        """Stop the stream and close the file. Idempotent."""
+        """Stop the stream and close the file (and remove `tmpdir`). Idempotent."""
         if not self._closed:
             self._closed = True
             if self._items is not None:
                 self._items.close()
             self._wake.set()
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
 
     async def __aenter__(self) -> ReplaySource:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _recording_duration(recording: Recording) -> float:
+    """Time of the last item in a recording (s): from the file's tail when plain, else a full pass."""
+    with open(recording.path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            size = f.seek(0, 2)
+            f.seek(max(recording.body_offset, size - 65536))
+            for line in reversed(f.read().splitlines()):
+                try:
+                    return float(json.loads(line)["t"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a cut line (crash) or the start of the tail window
+            return 0.0
+    last = 0.0
+    for item in recording:
+        last = item.t_host
+    return last
+
+
+def packets_to_recording(packets: Sequence[RawPacket], profiles: Mapping[str, Profile],
+                         rates_hz: Mapping[str, float], out: str | os.PathLike[str], *, label: str = "",
+                         addresses: Mapping[str, str] | None = None, name: str = "", app_version: str = "",
+                         connected_events: bool = False) -> Path:
+    """Write a packet list (e.g. `sensing.simsource.simulated_packets`) as a recording; with
+    connected_events, each sensor's 'connected' event at time 0 first."""
+    addresses = addresses or {}
+    sensors = {s: SensorInfo(p.name, p.raw_text, address=addresses.get(s, ""), name=name, rate_hz=float(rates_hz[s]))
+               for s, p in profiles.items()}
+    with Recorder(out, sensors=sensors, label=label, app_version=app_version) as rec:
+        if connected_events:
+            for s in profiles:
+                rec.write_event(0.0, "connected", s, addresses.get(s, ""))
+        for pkt in packets:
+            rec.write_packet(pkt)
+    return Path(out)
+
+
+def simulated_source(packets: Sequence[RawPacket], profiles: Mapping[str, Profile], rates_hz: Mapping[str, float],
+                     *, speed: float | None = 1.0, clock: Clock | None = None, kind: str = "simulated",
+                     label: str = "simulated set") -> ReplaySource:
+    """Simulated packets paced like a replay: written to a temporary recording (removed on close) and
+    played by `ReplaySource`, so pacing, pause, speed and seek are the replay's."""
+    tmp = tempfile.TemporaryDirectory(prefix="hinge-sim-")
+    try:
+        path = packets_to_recording(packets, profiles, rates_hz, Path(tmp.name) / "simulated.jsonl", label=label,
+                                    addresses={s: f"simulated-{s}" for s in profiles}, connected_events=True)
+        return ReplaySource(path, speed=speed, clock=clock, tmpdir=tmp, label=label, kind=kind)
+    except BaseException:
+        tmp.cleanup()
+        raise

@@ -47,24 +47,27 @@ class SensorStream:
         self.timebase = Timebase(self.rate_hz, profile.has_device_time or profile.has_seq)
 
     def feed(self, pkt: RawPacket) -> SampleBlock | None:
-        """Decode one packet; None when it carried no samples (garbage is counted by the decoder)."""
-        samples = self.decoder.feed(pkt.payload)
-        if len(samples.acc) == 0:
-            return None
-        t, gaps = self.timebase.update(pkt.t_host, samples)
-        return SampleBlock(self.sensor, t, samples.acc, samples.gyr, gaps)
+        """Decode and time one packet: `feed_many` of one."""
+        return self.feed_many((pkt.t_host,), (pkt.payload,))
 
     def feed_many(self, t_host: Sequence[float], payloads: Sequence[bytes]) -> SampleBlock | None:
         """Decode and time many packets of this sensor at once (arrival order): t_host (P,) host arrival
-        seconds, payloads (P,). The same samples, times and gaps as `feed` on each packet in turn, in
-        one block; None when none of them carried samples."""
+        seconds, payloads (P,). The result does not depend on how packets are split into calls. None when
+        no sample was kept: garbage is counted by the decoder, corrupt and out-of-order packets by the
+        timebase (the only place that drops samples: times across blocks strictly increase)."""
         samples, packet_index = self.decoder.feed_many(payloads)
         if len(samples) == 0:
             return None
-        # like `feed`, the timebase only sees packets that carried samples
+        # the timebase only sees packets that carried samples
         used, index = np.unique(packet_index, return_inverse=True)
         t, gaps = self.timebase.update_packets(np.asarray(t_host, dtype=float)[used], samples, index)
-        return SampleBlock(self.sensor, t, samples.acc, samples.gyr, gaps)
+        if len(t) == 0:
+            return None
+        acc, gyr = samples.acc, samples.gyr
+        if len(t) < len(acc):
+            keep = self.timebase.kept_mask
+            acc, gyr = acc[keep], gyr[keep]
+        return SampleBlock(self.sensor, t, acc, gyr, gaps)
 
     @property
     def lost_samples(self) -> int:
@@ -72,7 +75,14 @@ class SensorStream:
 
     @property
     def bad_packets(self) -> int:
+        """Packets that did not decode (garbage, wrong length)."""
         return self.decoder.stats.bad_packets
+
+    @property
+    def dropped_packets(self) -> int:
+        """Packets that decoded but were dropped by the timebase: corrupt timestamp or counter, or out of
+        order (duplicates included)."""
+        return self.timebase.corrupt_packets + self.timebase.out_of_order_packets
 
 
 def streams_from_header(header: Mapping, *, source: str = "recording") -> dict[str, SensorStream]:
@@ -119,11 +129,8 @@ def decode_packets(packets: Iterable[RawPacket], streams: Mapping[str, SensorStr
         flush(name)
         if not blocks:
             continue
-        t = np.concatenate([b.t for b in blocks])
-        keep = np.concatenate([[True], np.diff(t) > 0])  # the timebase never goes back; guard equal stamps
-        out[name] = SensorSeries(
-            name, t[keep], np.vstack([b.acc for b in blocks])[keep], np.vstack([b.gyr for b in blocks])[keep]
-        )
+        out[name] = SensorSeries(name, np.concatenate([b.t for b in blocks]), np.vstack([b.acc for b in blocks]),
+                                 np.vstack([b.gyr for b in blocks]))
     return out
 
 
@@ -134,6 +141,11 @@ def load_series(path: str | Path) -> dict[str, SensorSeries]:
     series = decode_packets(rec.packets(), streams)
     if rec.stats.bad_lines:
         log.warning("%s: skipped %d corrupted lines", path, rec.stats.bad_lines)
+    for sensor, stream in streams.items():
+        tb = stream.timebase
+        if tb.corrupt_packets or tb.out_of_order_packets:
+            log.warning("%s: sensor %s: dropped %d packets with an implausible timestamp or counter and %d "
+                        "out of order", path, sensor, tb.corrupt_packets, tb.out_of_order_packets)
     for sensor in SENSORS:
         if sensor not in series:
             raise InputError(f"{path}: sensor {sensor!r} has no decodable packets; both sacrum and thoracic are needed")

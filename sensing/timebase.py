@@ -39,6 +39,8 @@ from sensing.profiles import Samples
 
 log = logging.getLogger(__name__)
 
+_SCREEN_LOOP_BELOW = 8  # packets per call under which `_screen` checks packet by packet
+
 Gap = tuple[float, float, int]
 
 
@@ -65,11 +67,16 @@ class Timebase:
     min_span_s: below this span of data the slope is held at its prior (1, or the last fit).
     slew: largest correction of emitted times per second of device time (keeps times increasing).
     gap_threshold_s: counterless firmware only - arrival lag above the fitted line that counts as lost data.
+    jump_tol_s: how far a packet may run ahead of the host clock, or back behind the last kept packet,
+        before it is corrupt rather than late or reordered (see `update_packets`).
+    reanchor_s: host seconds of packets that agree with each other but not with the past after which
+        the device clock is taken to have restarted.
     """
 
     def __init__(self, rate_hz: float, has_device_time: bool, *, window_s: float = 60.0,
                  block_s: float = 0.5, min_span_s: float = 4.0, max_drift_ppm: float | None = None,
-                 slew: float = 0.05, gap_threshold_s: float = 0.5) -> None:
+                 slew: float = 0.05, gap_threshold_s: float = 0.5, jump_tol_s: float = 1.0,
+                 reanchor_s: float = 1.0) -> None:
         if not rate_hz > 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
         self.rate_hz = float(rate_hz)
@@ -81,12 +88,21 @@ class Timebase:
         self.max_drift = drift * 1e-6
         self.slew = float(slew)
         self.gap_threshold_s = float(gap_threshold_s)
+        self.jump_tol_s = float(jump_tol_s)
+        self.reanchor_s = float(reanchor_s)
         # inspectable state
         self.n_samples = 0
         self.n_packets = 0
         self.lost_samples = 0
         self.gaps: list[Gap] = []
         self.resets = 0
+        self.corrupt_packets = 0  # dropped: timestamp or counter implausibly far ahead or back
+        self.out_of_order_packets = 0  # dropped: not after the last kept packet (duplicate, reordered)
+        self.dropped_samples = 0  # samples of the dropped packets
+        self.kept_mask = np.zeros(0, dtype=bool)  # of the last call's samples, those that were timed
+        self._ref_u: np.ndarray | None = None  # last kept packet's device coordinates (see `_screen`)
+        self._qmin: np.ndarray | None = None
+        self._cand: tuple | None = None  # run of packets that disagree with the past
         self._reset_fit(slope=1.0)
         self._k = 0  # running index for counterless samples
         self._last_seq: int | None = None
@@ -109,25 +125,10 @@ class Timebase:
 
     def update(self, t_host_arrival: float, samples: Samples) -> tuple[np.ndarray, list[Gap]]:
         """Host times (n,) in seconds for the samples of one notification that arrived at
-        `t_host_arrival` (host seconds), and the gaps found before or inside it."""
-        n = len(samples)
-        self.n_packets += 1
-        if n == 0:
-            return np.zeros(0), []
-        y = float(t_host_arrival)
-        u, gap_idx, gap_n = self._device_coordinate(samples, y)
-        self._add_point(u[-1], y)
-        t = self._emit(u)
-        gaps: list[Gap] = []
-        for i, k in zip(gap_idx, gap_n, strict=True):
-            before = self._last_t if i == 0 else float(t[i - 1])
-            gaps.append((before if before is not None else float(t[i]), float(t[i]), int(k)))
-        self.lost_samples += int(sum(gap_n))
-        self.gaps.extend(gaps)
-        self.n_samples += n
-        self._last_u = float(u[-1])
-        self._last_t = float(t[-1])
-        return t, gaps
+        `t_host_arrival` (host seconds), and the gaps found before or inside it: `update_packets` with
+        one packet. Samples of a dropped packet (see `update_packets`) get no time: the result is then
+        shorter than `samples`; `kept_mask` tells which were kept."""
+        return self.update_packets((t_host_arrival,), samples, np.zeros(len(samples), dtype=np.int64))
 
     def update_many(self, t_host_arrival: Sequence[float], packets: Sequence[Samples]
                     ) -> tuple[np.ndarray, list[Gap]]:
@@ -139,35 +140,57 @@ class Timebase:
 
     def update_packets(self, t_host_arrival: Sequence[float] | np.ndarray, samples: Samples,
                        packet_index: np.ndarray) -> tuple[np.ndarray, list[Gap]]:
-        """Batch `update`: P notifications at once, vectorised.
+        """Time P notifications at once, vectorised.
 
         t_host_arrival: (P,) host arrival seconds of each notification, in arrival order.
         samples: all their samples, concatenated (n total). packet_index: (n,) non-decreasing index into
         t_host_arrival of the notification each sample came from (notifications without samples are
         simply absent, as `Decoder.feed_many` returns them).
-        Returns host times (n,) and the gaps, and leaves the state, exactly as `update` called once per
-        notification would (times agree to rounding, ~1e-12 s).
+        Returns the host times of the kept samples (strictly increasing, also across calls) and the gaps.
+        The result does not depend on how the packets are split into calls.
+
+        Packets are screened first (`_screen`, the one place where samples are dropped): a packet whose
+        device clock or counter does not move forward is out of order (or a duplicate); one that moves
+        back by more than `jump_tol_s`, or ahead of what the host clock allows, is corrupt. Both are
+        dropped and counted (`out_of_order_packets`, `corrupt_packets`, `dropped_samples`); `kept_mask`
+        marks the samples of the last call that were timed. A device clock that really restarted (its
+        packets agree with each other but not with the past for `reanchor_s` of host time) restarts the
+        fit (`resets`); host times stay increasing across it.
         """
         y_all = np.asarray(t_host_arrival, dtype=float)
         self.n_packets += len(y_all)
         n = len(samples)
         if n == 0:
+            self.kept_mask = np.zeros(0, dtype=bool)
             return np.zeros(0), []
         pidx = np.asarray(packet_index, dtype=np.int64)
         starts = np.flatnonzero(np.r_[True, pidx[1:] != pidx[:-1]])
         counts = np.diff(np.r_[starts, n])
         y = y_all[pidx[starts]]
-        if samples.seq is not None:
-            u, reset, gap_at, gap_n = self._coordinate_seq(samples, starts)
-        elif samples.device_time_s is not None:
-            u, reset, gap_at, gap_n = self._coordinate_time(samples, starts, counts)
+        keep, anchor = self._screen(samples, starts, counts, y)
+        if keep is None:
+            self.kept_mask = np.ones(n, dtype=bool)
         else:
-            u, reset = (self._k + np.arange(n)) * (1.0 / self.rate_hz), np.zeros(len(starts), dtype=bool)
+            mask = np.repeat(keep, counts)
+            self.kept_mask = mask
+            self.dropped_samples += int(n - mask.sum())
+            if not mask.any():
+                return np.zeros(0), []
+            samples = _take(samples, mask)
+            counts, y, anchor = counts[keep], y[keep], anchor[keep]
+            starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+            n = len(samples)
+        if samples.seq is not None:
+            u, gap_at, gap_n = self._coordinate_seq(samples, starts, anchor)
+        elif samples.device_time_s is not None:
+            u, gap_at, gap_n = self._coordinate_time(samples, starts, counts, anchor)
+        else:
+            u = (self._k + np.arange(n)) * (1.0 / self.rate_hz)
             gap_at, gap_n = np.zeros(0, np.int64), np.zeros(0, np.int64)
             self._k += n
         first_last_t = self._last_t
-        mode = "seq" if samples.seq is not None else "time" if samples.device_time_s is not None else "none"
-        t, u, more_at, more_n = self._envelope_emit(u, starts, counts, y, reset, mode)
+        t, u, more_at, more_n = self._envelope_emit(u, starts, counts, y, anchor, samples.seq is None
+                                                    and samples.device_time_s is None)
         if len(more_at):
             gap_at, gap_n = np.r_[gap_at, more_at].astype(np.int64), np.r_[gap_n, more_n].astype(np.int64)
             order = np.argsort(gap_at, kind="stable")
@@ -181,31 +204,129 @@ class Timebase:
         self.n_samples += n
         return t, gaps
 
+    # -- screening: the one place where packets are dropped --------------------------------------------------
+    def _screen(self, s: Samples, starts: np.ndarray, counts: np.ndarray, y: np.ndarray):
+        """Which packets to time: keep (m,) bool or None (all kept), and anchor (m,) bool: the device clock
+        restarted before this packet (restart the fit there).
+
+        Each device coordinate the firmware sends (timestamp, counter) is checked on its own. A packet is
+        out of order when its first sample is not after the last kept one (within `jump_tol_s`: a
+        duplicate or a reordering), corrupt when it is further back, when its samples do not increase, or
+        when it is ahead of the host clock: q = t_host - (1 - drift)·u never falls by more than
+        `jump_tol_s` below its minimum over the kept packets (a sample cannot arrive before it was taken;
+        the drift term covers the device clock running fast: `max_drift_ppm` for a timestamp, 5 % for a
+        counter over the configured rate). A real gap moves u and t_host alike and
+        passes. The common case (nothing to drop) is one vectorised pass; a Python loop takes over from
+        the first suspicious packet only."""
+        m = len(starts)
+        anchor = np.zeros(m, dtype=bool)
+        coords = [c for c in (s.device_time_s, None if s.seq is None else s.seq * (1.0 / self.rate_hz))
+                  if c is not None]
+        if not coords:  # counterless: nothing to check against
+            return None, anchor
+        ends = starts + counts - 1
+        c_all = np.stack([np.asarray(c, dtype=float) for c in coords])  # (C, n)
+        uf, ul = c_all[:, starts], c_all[:, ends]
+        # a counter / configured rate runs off by the sensor's rate error (percent), a timestamp by its drift
+        drift = np.array([self.max_drift] * (s.device_time_s is not None) + [0.05] * (s.seq is not None))
+        q = y - (1.0 - drift[:, None]) * ul  # (C, m)
+        inner = np.diff(c_all, axis=1) <= 0
+        inner[:, starts[1:] - 1] = False  # steps between packets are checked below
+        inner_bad = np.logical_or.reduceat(np.concatenate([inner, np.zeros((len(coords), 1), bool)], axis=1),
+                                           starts, axis=1).any(axis=0)
+        tol = self.jump_tol_s
+        ref_u, qmin = self._ref_u, self._qmin
+        if ref_u is not None and len(ref_u) != len(coords):
+            ref_u = qmin = None
+        if m <= _SCREEN_LOOP_BELOW:  # a live round: the per-packet loop is cheaper than the vector pass
+            return self._screen_loop(0, m, uf, ul, q, inner_bad, y, ref_u, qmin, anchor)
+        prev_u = ul[:, :-1] if ref_u is None else np.concatenate([ref_u[:, None], ul[:, :-1]], axis=1)
+        back = np.zeros((len(coords), m), dtype=bool)
+        back[:, (0 if ref_u is not None else 1):] = uf[:, (0 if ref_u is not None else 1):] <= prev_u
+        qrun = np.minimum.accumulate(q, axis=1)
+        q_before = np.full_like(q, np.inf)
+        q_before[:, 1:] = qrun[:, :-1]
+        if qmin is not None:
+            q_before = np.minimum(q_before, qmin[:, None])
+        ahead = q < q_before - tol
+        flag = inner_bad | back.any(axis=0) | ahead.any(axis=0)
+        bad = np.flatnonzero(flag)
+        if not len(bad):
+            self._ref_u, self._qmin = ul[:, -1].copy(), qrun[:, -1] if qmin is None else np.minimum(qmin, qrun[:, -1])
+            self._cand = None  # a kept packet ends any run of disagreeing ones
+            return None, anchor
+        j0 = int(bad[0])
+        if j0 > 0:  # everything before the first suspicious packet is kept
+            ref_u = ul[:, j0 - 1].copy()
+            qmin = qrun[:, j0 - 1] if qmin is None else np.minimum(qmin, qrun[:, j0 - 1])
+        return self._screen_loop(j0, m, uf, ul, q, inner_bad, y, ref_u, qmin, anchor)
+
+    def _screen_loop(self, j0: int, m: int, uf: np.ndarray, ul: np.ndarray, q: np.ndarray, inner_bad: np.ndarray,
+                     y: np.ndarray, ref_u: np.ndarray | None, qmin: np.ndarray | None, anchor: np.ndarray):
+        """`_screen` packet by packet from packet j0 on (those before it are kept); (keep, anchor)."""
+        keep = np.ones(m, dtype=bool)
+        cand = self._cand
+        for j in range(j0, m):
+            verdict = self._verdict(inner_bad[j], uf[:, j], ul[:, j], q[:, j], ref_u, qmin)
+            if verdict == "ok":
+                ref_u = ul[:, j].copy()
+                qmin = q[:, j].copy() if qmin is None else np.minimum(qmin, q[:, j])
+                cand = None
+                continue
+            keep[j] = False
+            if verdict == "out of order":
+                self.out_of_order_packets += 1
+                continue
+            self.corrupt_packets += 1
+            # a run of packets that agree with each other but not with the past: the device clock restarted
+            if cand is not None and self._verdict(inner_bad[j], uf[:, j], ul[:, j], q[:, j], cand[0], cand[1]) == "ok":
+                cand = (ul[:, j].copy(), np.minimum(cand[1], q[:, j]), cand[2], cand[3] + 1)
+            else:
+                cand = (ul[:, j].copy(), q[:, j].copy(), float(y[j]), 1)
+            if cand[3] >= 3 and y[j] - cand[2] >= self.reanchor_s and not inner_bad[j]:
+                log.warning("timebase: the device clock restarted (%d packets disagree with the past); "
+                            "restarting the clock fit", cand[3])
+                self.corrupt_packets -= 1
+                keep[j] = anchor[j] = True
+                ref_u, qmin, cand = cand[0], cand[1], None
+        self._ref_u, self._qmin, self._cand = ref_u, qmin, cand
+        return (None if keep.all() else keep), anchor
+
+    def _verdict(self, inner_bad: bool, uf: np.ndarray, ul: np.ndarray, q: np.ndarray,
+                 ref_u: np.ndarray | None, qmin: np.ndarray | None) -> str:
+        """"ok", "out of order" or "corrupt" for one packet against the last kept one (see `_screen`)."""
+        if inner_bad:
+            return "corrupt"
+        if ref_u is None:
+            return "ok"
+        if (uf <= ref_u).any():
+            return "out of order" if (ref_u - uf).max() <= self.jump_tol_s else "corrupt"
+        if (q < qmin - self.jump_tol_s).any():
+            return "corrupt"
+        return "ok"
+
     # -- batch: device coordinates --------------------------------------------------------------------------
-    def _coordinate_seq(self, s: Samples, starts: np.ndarray):
-        """u (n,), device reset before packet (m,), gap sample indices and sizes; as `_device_coordinate`."""
+    def _coordinate_seq(self, s: Samples, starts: np.ndarray, anchor: np.ndarray):
+        """Counter firmware: u (n,) device seconds (the timestamp when there is one, else counter / rate),
+        and the gaps: sample indices where samples are missing before, and how many (exact)."""
         period = 1.0 / self.rate_hz
         seq = np.asarray(s.seq, dtype=np.int64)
         u = np.asarray(s.device_time_s, dtype=float) if s.device_time_s is not None else seq * period
         prev = self._last_seq
         steps = np.diff(seq, prepend=seq[0] - 1 if prev is None else prev)
-        reset = np.add.reduceat((steps <= 0).astype(np.int64), starts) > 0
-        u_before = np.r_[np.nan if self._last_u is None else self._last_u, u[starts[1:] - 1]]
-        with np.errstate(invalid="ignore"):
-            reset |= u[starts] < u_before - 1.0
-        steps[starts[reset]] = 1  # after a reset the counter starts afresh
+        steps[starts[anchor]] = 1  # after a restart the counter starts afresh
         gap_at = np.flatnonzero(steps > 1)
         self._last_seq = int(seq[-1])
-        return u, reset, gap_at, steps[gap_at] - 1
+        return u, gap_at, steps[gap_at] - 1
 
-    def _coordinate_time(self, s: Samples, starts: np.ndarray, counts: np.ndarray):
-        """Timestamp-only firmware: smoothed u (n,), resets, gaps (see `_device_coordinate`)."""
+    def _coordinate_time(self, s: Samples, starts: np.ndarray, counts: np.ndarray, anchor: np.ndarray):
+        """Timestamp-only firmware: u (n,) smoothed device seconds (sample index against timestamp, which
+        removes the timestamps' rounding) and the gaps (steps over 1.5 sample periods)."""
         period = 1.0 / self.rate_hz
         raw = np.asarray(s.device_time_s, dtype=float)
         prev = self._last_raw_u
         u_before = np.r_[np.nan if prev is None else prev, raw[starts[1:] - 1]]
-        with np.errstate(invalid="ignore"):
-            reset = raw[starts] < u_before - 0.5 * period
+        reset = anchor
         steps = np.diff(raw, prepend=raw[0] - period if prev is None else prev) * self.rate_hz
         fresh = starts[reset | np.isnan(u_before)]  # first samples without a predecessor
         steps[fresh] = (raw[fresh] - (raw[fresh] - period)) * self.rate_hz
@@ -214,12 +335,14 @@ class Timebase:
         self._last_raw_u = float(raw[-1])
         k = self._k - 1 + np.cumsum(np.maximum(np.round(steps), 1).astype(np.int64))
         self._k = int(k[-1]) + 1
-        return self._smooth_many(k, raw, starts, counts, reset), reset, gap_at, gap_n
+        return self._smooth_many(k, raw, starts, counts, reset), gap_at, gap_n
 
     def _smooth_many(self, k: np.ndarray, u: np.ndarray, starts: np.ndarray, counts: np.ndarray,
                      reset: np.ndarray) -> np.ndarray:
-        """`_smooth_device_time` over many packets: the per-packet forgetting recursion of the running
-        sums runs through `scipy.signal.lfilter` (the same arithmetic, in C)."""
+        """Least-squares line of device time against sample index k (exponential forgetting with
+        `window_s`, per packet), evaluated at k: the device's own sample period without its timestamp
+        rounding; raw stamps for the first 2 s. The forgetting recursion of the running sums runs
+        through `scipy.signal.lfilter`."""
         from scipy.signal import lfilter
 
         out = u.copy()
@@ -259,13 +382,12 @@ class Timebase:
 
     # -- batch: envelope and emission -----------------------------------------------------------------------
     def _envelope_emit(self, u: np.ndarray, starts: np.ndarray, counts: np.ndarray, y: np.ndarray,
-                       reset: np.ndarray, mode: str):
+                       reset: np.ndarray, counterless: bool):
         """Lower-envelope fit and emitted times over many packets, one envelope block per step.
 
         Inside a block the slope is fixed, the offset is the running minimum, and the emitted offset
         follows it under the slew limit (closed form). Counterless firmware: lost data is detected here
         (arrival lag), which shifts u. Returns t (n,), u (n,), and the gaps found here (sample index, n)."""
-        counterless = mode == "none"
         n, m = len(u), len(starts)
         ends = starts + counts
         t = np.empty(n)
@@ -279,7 +401,7 @@ class Timebase:
         j = 0
         while j < m:
             if reset[j]:
-                self._restart_clock_fit("counter went backwards" if mode == "seq" else "device clock went backwards")
+                self._restart_clock_fit()
             if counterless and self._a is not None:
                 lag = float(y[j] - (self._a + self._b * ul[j]))
                 typical = float(np.median(self._recent_lag)) if self._recent_lag else 0.0
@@ -337,7 +459,7 @@ class Timebase:
         return t, u, np.array(gap_at, dtype=np.int64), np.array(gap_n, dtype=np.int64)
 
     def _first_lag_gap(self, lags: np.ndarray) -> int | None:
-        """Index of the first lag that `_device_coordinate` would call lost data (counterless), given the
+        """Index of the first lag that counts as lost data (counterless), given the
         recent lags before it; None when there is none."""
         lo = min(0.0, float(lags.min()), min(self._recent_lag, default=0.0))
         for q in np.flatnonzero(lags > self.gap_threshold_s + lo).tolist():
@@ -396,90 +518,9 @@ class Timebase:
             out[:k0] = a_pk[0] + b * us[:k0]
         t[seg] = out
 
-    # -- device coordinate and gaps ------------------------------------------------------------------------
-    def _device_coordinate(self, s: Samples, y: float) -> tuple[np.ndarray, list[int], list[int]]:
-        """u (n,) device seconds; indices i where a gap precedes sample i, and samples lost there."""
-        period = 1.0 / self.rate_hz
-        gap_idx: list[int] = []
-        gap_n: list[int] = []
-        if s.seq is not None:
-            seq = np.asarray(s.seq, dtype=np.int64)
-            u = (np.asarray(s.device_time_s, dtype=float) if s.device_time_s is not None
-                 else seq * period)
-            prev = self._last_seq
-            steps = _steps(seq, seq[0] - 1 if prev is None else prev)
-            if steps.min() <= 0 or (self._last_u is not None and u[0] < self._last_u - 1.0):
-                self._device_reset("counter went backwards")
-                steps = _steps(seq, seq[0] - 1)
-            if steps.max() > 1:
-                for i in np.flatnonzero(steps > 1):
-                    gap_idx.append(int(i))
-                    gap_n.append(int(steps[i] - 1))
-            self._last_seq = int(seq[-1])
-            return u, gap_idx, gap_n
-        if s.device_time_s is not None:
-            u = np.asarray(s.device_time_s, dtype=float)
-            prev = self._last_raw_u
-            if prev is not None and u[0] < prev - 0.5 * period:
-                self._device_reset("device clock went backwards")
-                prev = None
-            steps = _steps(u, u[0] - period if prev is None else prev) * self.rate_hz
-            if steps.max() > 1.5:
-                for i in np.flatnonzero(steps > 1.5):
-                    gap_idx.append(int(i))
-                    gap_n.append(int(round(steps[i])) - 1)
-            self._last_raw_u = float(u[-1])
-            # sample index (gaps included) -> smoothed device time: removes timestamp quantisation (ms ticks)
-            k = self._k + np.cumsum(np.maximum(np.round(steps), 1).astype(np.int64)) - 1
-            if prev is None:
-                k = k - k[0] + self._k
-            self._k = int(k[-1]) + 1
-            return self._smooth_device_time(k, u), gap_idx, gap_n
-        # counterless: running index; an arrival lag far above the envelope means lost samples
-        n = len(s)
-        u = (self._k + np.arange(n)) * period
-        if self._a is not None:
-            lag = y - (self._a + self._b * u[-1])
-            typical = float(np.median(self._recent_lag)) if self._recent_lag else 0.0
-            if lag > self.gap_threshold_s + typical:
-                lost = max(1, int(round((lag - typical) / (self._b * period))))
-                gap_idx.append(0)
-                gap_n.append(lost)
-                self._k += lost
-                u = u + lost * period
-                self._restart_envelope()  # the index is an estimate now: re-anchor the offset
-            else:
-                self._recent_lag.append(lag)
-        self._k += n
-        return u, gap_idx, gap_n
-
-    def _smooth_device_time(self, k: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """Least-squares line of device time against sample index (exponential forgetting with
-        `window_s`), evaluated at k: the device's own sample period without its timestamp rounding."""
-        if self._ls is None:
-            self._ls = [int(k[0]), float(u[0]), 0.0, 0.0, 0.0, 0.0, 0.0]  # k0, u0, sw, sk, su, skk, sku
-        k0, u0, sw, sk, su, skk, sku = self._ls
-        x, z = (k - k0).astype(float), u - u0
-        forget = math.exp(-len(k) / (self.window_s * self.rate_hz))
-        sw, sk, su = sw * forget + len(k), sk * forget + x.sum(), su * forget + z.sum()
-        skk, sku = skk * forget + (x * x).sum(), sku * forget + (x * z).sum()
-        self._ls = [k0, u0, sw, sk, su, skk, sku]
-        det = sw * skk - sk * sk
-        if sw < 2 * self.rate_hz or det <= 0:  # under 2 s of data: raw stamps
-            return u
-        slope = (sw * sku - sk * su) / det
-        icpt = (su - slope * sk) / sw
-        return u0 + icpt + slope * x
-
-    def _device_reset(self, why: str) -> None:
-        self._restart_clock_fit(why)
-        self._last_raw_u = None
-        self._ls = None
-
-    def _restart_clock_fit(self, why: str) -> None:
-        """The part of a device reset that the envelope pass does (the batch path has already handled
-        the device-coordinate state by then)."""
-        log.warning("timebase: %s; restarting the clock fit", why)
+    def _restart_clock_fit(self) -> None:
+        """The device clock restarted (see `_screen`): fit afresh from the next point (the device
+        coordinates have restarted in `_coordinate_*` by then)."""
         self.resets += 1
         self._reset_fit(slope=1.0)
         self._last_u = None
@@ -494,22 +535,6 @@ class Timebase:
     def _restart_envelope(self) -> None:
         self._reset_fit(slope=self._b)
         self._recent_lag.clear()
-
-    def _add_point(self, u: float, y: float) -> None:
-        bid = math.floor(u / self.block_s)
-        cur = self._cur
-        if cur is not None and bid != cur[0]:
-            self._blocks.append(cur)
-            while self._blocks and self._blocks[0][1] < u - self.window_s:
-                self._blocks.popleft()
-            cur = None
-            self._refit()
-        if cur is None or y - self._b * u < cur[2] - self._b * cur[1]:
-            cur = (bid, u, y)
-        self._cur = cur
-        # the current block's minimum also bounds the line (no sample arrives before it was taken)
-        a_cur = cur[2] - self._b * cur[1]
-        self._a = a_cur if self._a is None else min(self._a, a_cur)
 
     def _refit(self) -> None:
         if not self._blocks:  # u jumped by more than the window (e.g. a bogus stamp): start from this block
@@ -530,26 +555,10 @@ class Timebase:
         self._b = b
         self._a = float(np.min(y - b * u))
 
-    # -- emitted mapping -----------------------------------------------------------------------------------
-    def _emit(self, u: np.ndarray) -> np.ndarray:
-        target = self._a + self._b * u
-        if self._last_t is None or self._last_u is None:
-            return target
-        err = (self._a + self._b * self._last_u) - self._last_t  # target minus emitted, at the last sample
-        if err == 0.0:
-            return target
-        du = np.maximum(u - self._last_u, 0.0)
-        remaining = np.maximum(abs(err) - self.slew * du, 0.0)
-        return target - math.copysign(1.0, err) * remaining
-
-
-def _steps(x: np.ndarray, before) -> np.ndarray:
-    """x - [before, x[0], ..., x[-2]]: `np.diff(x, prepend=before)` without its per-call overhead (the
-    live path times one packet at a time)."""
-    out = np.empty_like(x)
-    out[0] = x[0] - before
-    np.subtract(x[1:], x[:-1], out=out[1:])
-    return out
+def _take(s: Samples, mask: np.ndarray) -> Samples:
+    """The samples where mask (n,) is True."""
+    return Samples(s.acc[mask], s.gyr[mask], None if s.seq is None else s.seq[mask],
+                   None if s.device_time_s is None else s.device_time_s[mask])
 
 
 def _prepend(first: float, rest: np.ndarray) -> np.ndarray:

@@ -1,12 +1,22 @@
-"""Shared test setup: no display (Qt offscreen), simulated sets cached per process."""
+"""Shared test setup and helpers: no display (Qt offscreen), simulated sets cached per process, a virtual
+clock, and the recordings the runner and window tests share."""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
+
+from analysis.tracker import Tracker  # noqa: E402
+from sensing.profiles import load  # noqa: E402
+from sensing.recording import Recorder, SensorInfo, read_recording  # noqa: E402
+from sensing.simsource import simulated_packets  # noqa: E402
 from sensing.simulator import SimConfig, simulate_set  # noqa: E402
+from sensing.stream import decode_packets, streams_from_header  # noqa: E402
 
 _CACHE: dict[str, object] = {}
 
@@ -17,3 +27,87 @@ def simulated(cfg: SimConfig):
     if key not in _CACHE:
         _CACHE[key] = simulate_set(cfg)
     return _CACHE[key]
+
+
+T0 = 1000.0  # FakeClock's default reading
+
+
+class FakeClock:
+    """Virtual time: ``sleep(dt)`` waits until the test moves time past its deadline with `run_until`;
+    with ``autojump`` a sleep instead moves time forward by ``dt`` at once (one sleeper only)."""
+
+    def __init__(self, t: float = T0, autojump: bool = False) -> None:
+        self.t = t
+        self.autojump = autojump
+        self._sleepers: list[tuple[float, int, asyncio.Future]] = []
+        self._seq = 0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, dt: float) -> None:
+        if self.autojump:
+            self.t += max(dt, 0.0)
+            await asyncio.sleep(0)
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.t + max(dt, 0.0), self._seq, fut))
+        self._seq += 1
+        await fut
+
+    @staticmethod
+    async def settle() -> None:
+        for _ in range(30):  # let every ready task run until it waits again
+            await asyncio.sleep(0)
+
+    async def run_until(self, t_end: float) -> None:
+        """Advance time to ``t_end``, waking each sleeper at its deadline, in order."""
+        await self.settle()
+        while True:
+            while self._sleepers and self._sleepers[0][2].done():  # cancelled sleeps
+                heapq.heappop(self._sleepers)
+            if not self._sleepers or self._sleepers[0][0] > t_end:
+                break
+            deadline, _, fut = heapq.heappop(self._sleepers)
+            self.t = max(self.t, deadline)
+            fut.set_result(None)
+            await self.settle()
+        self.t = max(self.t, t_end)
+        await self.settle()
+
+
+HREF = load("hinge-ref")
+RATES = {"sacrum": 100.0, "thoracic": 100.0}
+FAULTY = SimConfig(exercise="deadlift", reps=3, seed=6, faults={"trunk_behind_vertical": 14.0}, rates_hz=RATES)
+
+
+def as_written(packets) -> list:
+    """Packets as a recording stores them (time to the µs)."""
+    return [(round(p.t_host, 6), p.sensor, p.payload) for p in packets]
+
+
+def write_recording(path, sim) -> list:
+    """The set's packets (hinge-ref) written as a recording; returns the packets."""
+    packets = simulated_packets(sim, {s: HREF for s in sim.series})
+    info = {s: SensorInfo(HREF.name, HREF.raw_text, f"AA:00:00:00:00:0{k}", rate_hz=sim.rates_hz[s])
+            for k, s in enumerate(sim.series)}
+    with Recorder(path, sensors=info, exercise="deadlift", label="test") as rec:
+        rec.write_event(0.0, "battery", "sacrum", 64)
+        for p in packets:
+            rec.write_packet(p)
+    return packets
+
+
+def direct_tracker(path):
+    """Frames and events of a tracker fed the whole decoded recording at once (reference)."""
+    rec = read_recording(path)
+    streams = streams_from_header(rec.header)
+    series = decode_packets(rec.packets(), streams)
+    trk = Tracker({s: st.rate_hz for s, st in streams.items()}, exercise="deadlift")
+    frames, events = [], []
+    for s, ser in series.items():
+        out = trk.feed(s, ser.t, ser.acc, ser.gyr)
+        frames.append(out.frames)
+        events += out.events
+    events += trk.finish().events
+    return np.vstack(frames), events

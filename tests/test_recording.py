@@ -1,4 +1,4 @@
-"""Recording files (ARCHITECTURE.md §4): writer, crash safety, tolerant reader, errors.
+"""Recording files (docs/ARCHITECTURE.md §4): writer, crash safety, tolerant reader, errors.
 
 Ground truth comes from a deterministic packet generator, never from the reader under test; crash
 safety is checked on a real subprocess killed with SIGKILL.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
 import math
 from pathlib import Path
 
@@ -13,53 +12,9 @@ import pytest
 from sensing.recording import Event, Recorder, read_recording
 from sensing.replay import ReplaySource
 from sensing.types import RawPacket
+from tests.conftest import T0, FakeClock
 
 SENSORS = {"sacrum": {"profile": "p", "profile_toml": "x = 1"}, "thoracic": {"profile": "p", "profile_toml": "y = 2"}}
-T0 = 1000.0  # fake clock reading when the replay starts
-
-
-class FakeClock:
-    """Virtual time: ``sleep(dt)`` waits until the test moves time past its deadline with `run_until`;
-    with ``autojump`` a sleep instead moves time forward by ``dt`` at once (one sleeper only)."""
-
-    def __init__(self, t: float = T0, autojump: bool = False) -> None:
-        self.t = t
-        self.autojump = autojump
-        self._sleepers: list[tuple[float, int, asyncio.Future]] = []
-        self._seq = 0
-
-    def now(self) -> float:
-        return self.t
-
-    async def sleep(self, dt: float) -> None:
-        if self.autojump:
-            self.t += max(dt, 0.0)
-            await asyncio.sleep(0)
-            return
-        fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.t + max(dt, 0.0), self._seq, fut))
-        self._seq += 1
-        await fut
-
-    @staticmethod
-    async def settle() -> None:
-        for _ in range(30):  # let every ready task run until it waits again
-            await asyncio.sleep(0)
-
-    async def run_until(self, t_end: float) -> None:
-        """Advance time to ``t_end``, waking each sleeper at its deadline, in order."""
-        await self.settle()
-        while True:
-            while self._sleepers and self._sleepers[0][2].done():  # cancelled sleeps
-                heapq.heappop(self._sleepers)
-            if not self._sleepers or self._sleepers[0][0] > t_end:
-                break
-            deadline, _, fut = heapq.heappop(self._sleepers)
-            self.t = max(self.t, deadline)
-            fut.set_result(None)
-            await self.settle()
-        self.t = max(self.t, t_end)
-        await self.settle()
 
 
 def packet_times(n: int, seed: int = 0) -> np.ndarray:

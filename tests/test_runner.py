@@ -10,65 +10,22 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
 
 import numpy as np
 import pytest
 
-from analysis.tracker import Rep, Tracker
-from hinge.runner import (
-    EmulatedFeed,
-    FrameRing,
-    Session,
-    SimulatedFeed,
-    replay_feed,
-    simulated_feed,
-)
+from analysis.tracker import Rep
+from hinge.framering import FrameRing
+from hinge.session import Session
+from hinge.sources import replay_source, simulated_source
 from hinge.terminal import run_headless
 from sensing.csvio import write_csv
-from sensing.profiles import load
-from sensing.recording import Event, Recorder, SensorInfo, read_recording
+from sensing.emulated_source import EmulatedSource
+from sensing.recording import Event, read_recording
+from sensing.replay import simulated_source as paced_packets
 from sensing.simsource import simulated_packets
 from sensing.simulator import SimConfig
-from sensing.stream import decode_packets, streams_from_header
-from tests.conftest import simulated
-from tests.test_replay import FakeClock
-
-HREF = load("hinge-ref")
-RATES = {"sacrum": 100.0, "thoracic": 100.0}
-FAULTY = SimConfig(exercise="deadlift", reps=3, seed=6, faults={"trunk_behind_vertical": 14.0}, rates_hz=RATES)
-
-
-def as_written(packets) -> list:
-    """Packets as a recording stores them (time to the µs)."""
-    return [(round(p.t_host, 6), p.sensor, p.payload) for p in packets]
-
-
-def write_recording(path, sim) -> list:
-    """The set's packets (hinge-ref) written as a recording; returns the packets."""
-    packets = simulated_packets(sim, {s: HREF for s in sim.series})
-    info = {s: SensorInfo(HREF.name, HREF.raw_text, f"AA:00:00:00:00:0{k}", rate_hz=sim.rates_hz[s])
-            for k, s in enumerate(sim.series)}
-    with Recorder(path, sensors=info, exercise="deadlift", label="test") as rec:
-        rec.write_event(0.0, "battery", "sacrum", 64)
-        for p in packets:
-            rec.write_packet(p)
-    return packets
-
-
-def direct_tracker(path):
-    """Frames and events of a tracker fed the whole decoded recording at once (reference)."""
-    rec = read_recording(path)
-    streams = streams_from_header(rec.header)
-    series = decode_packets(rec.packets(), streams)
-    trk = Tracker({s: st.rate_hz for s, st in streams.items()}, exercise="deadlift")
-    frames, events = [], []
-    for s, ser in series.items():
-        out = trk.feed(s, ser.t, ser.acc, ser.gyr)
-        frames.append(out.frames)
-        events += out.events
-    events += trk.finish().events
-    return np.vstack(frames), events
+from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +38,7 @@ def faulty_rec(tmp_path_factory):
 
 def test_replay_session_reproduces_the_recorded_set(faulty_rec):
     sim, path, _ = faulty_rec
-    session = Session(replay_feed(path, speed=None), exercise="deadlift", ring_s=120.0)
+    session = Session(replay_source(path, speed=None), exercise="deadlift", ring_s=120.0)
     asyncio.run(session.run())
     assert session.status().state == "finished"
     reps = session.reps
@@ -104,7 +61,7 @@ def test_replay_session_reproduces_the_recorded_set(faulty_rec):
 
 def test_events_since_is_a_cursor(faulty_rec):
     _, path, _ = faulty_rec
-    session = Session(replay_feed(path, speed=None))
+    session = Session(replay_source(path, speed=None))
     asyncio.run(session.run())
     everything, end = session.events_since(0)
     assert end == len(everything) and session.events_since(end) == ([], end)
@@ -141,10 +98,11 @@ def test_frame_ring_last_seconds_match_a_plain_list_at_every_wrap_position():
             np.testing.assert_array_equal(ring.latest(last_s), held[held[:, 0] >= held[-1, 0] - last_s])
 
 
-def test_simulated_feed_releases_packets_at_their_arrival_times():
+def test_simulated_source_releases_packets_at_their_arrival_times():
     sim = simulated(SimConfig(exercise="swing", reps=1, seed=1, rates_hz=RATES))
     clock = FakeClock(t=50.0)
-    feed = simulated_feed(sim, speed=2.0, clock=clock)
+    feed = simulated_source(sim, speed=2.0, clock=clock)
+    packets = list(feed.packets_before(float("inf")))
     released: list[tuple[float, float]] = []
 
     async def main():
@@ -161,8 +119,8 @@ def test_simulated_feed_releases_packets_at_their_arrival_times():
         return n_at_3
 
     n_at_3 = asyncio.run(main())
-    assert len(released) == len(feed.packets)
-    assert released[n_at_3 - 1][1] <= 6.0 < feed.packets[n_at_3].t_host
+    assert len(released) == len(packets)
+    assert released[n_at_3 - 1][1] <= 6.0 < packets[n_at_3].t_host
     for t_clock, t_host in released:
         assert t_clock == pytest.approx(50.0 + t_host / 2.0)
 
@@ -171,7 +129,7 @@ def test_duration_stops_the_run_on_the_session_clock(faulty_rec, tmp_path):
     sim, _, packets = faulty_rec
     clock = FakeClock(t=0.0)
     out = tmp_path / "short.jsonl"
-    session = Session(SimulatedFeed(packets, {s: HREF for s in RATES}, RATES, clock=clock), clock=clock,
+    session = Session(paced_packets(packets, {s: HREF for s in RATES}, RATES, clock=clock), clock=clock,
                       record_to=out)
 
     async def main():
@@ -188,7 +146,7 @@ def test_duration_stops_the_run_on_the_session_clock(faulty_rec, tmp_path):
 def test_seek_restarts_the_analysis_and_reaches_the_same_result(faulty_rec):
     _, path, _ = faulty_rec
     clock = FakeClock(t=0.0)
-    session = Session(replay_feed(path, speed=1.0, clock=clock), clock=clock)
+    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
     first_generation = session.generation
 
     async def main():
@@ -213,7 +171,7 @@ def test_seek_restarts_the_analysis_and_reaches_the_same_result(faulty_rec):
 def test_pause_and_speed_controls_move_replay_time(faulty_rec):
     _, path, _ = faulty_rec
     clock = FakeClock(t=0.0)
-    session = Session(replay_feed(path, speed=1.0, clock=clock), clock=clock)
+    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
 
     async def main():
         run = asyncio.ensure_future(session.run())
@@ -236,7 +194,7 @@ def test_csv_input_replays_through_the_same_pipeline(tmp_path):
     sim = simulated(FAULTY)
     csv = tmp_path / "set.csv"
     write_csv(csv, sim.series)
-    feed = replay_feed(csv, speed=None)
+    feed = replay_source(csv, speed=None)
     tmpdir = feed._tmpdir.name
     session = Session(feed)
     asyncio.run(session.run())
@@ -251,7 +209,7 @@ def test_csv_input_replays_through_the_same_pipeline(tmp_path):
 def test_terminal_view_prints_a_row_per_rep_and_the_cue(faulty_rec):
     sim, path, _ = faulty_rec
     out = io.StringIO()
-    view = asyncio.run(run_headless(Session(replay_feed(path, speed=None)), out=out))
+    view = asyncio.run(run_headless(Session(replay_source(path, speed=None)), out=out))
     text = out.getvalue()
     rows = [line for line in text.splitlines() if line.strip()[:1].isdigit()]
     assert len(rows) == view.rows == len(sim.truth["reps"])
@@ -263,7 +221,7 @@ def test_terminal_view_prints_a_row_per_rep_and_the_cue(faulty_rec):
 def test_close_is_idempotent_and_stops_the_loop_thread(faulty_rec, tmp_path):
     _, _, packets = faulty_rec
     out = tmp_path / "threaded.jsonl"
-    feed = SimulatedFeed(packets, {s: HREF for s in RATES}, RATES, speed=None)
+    feed = paced_packets(packets, {s: HREF for s in RATES}, RATES, speed=None)
     session = Session(feed, record_to=out).start()
     assert session.wait(30)
     session.close()
@@ -275,7 +233,7 @@ def test_close_is_idempotent_and_stops_the_loop_thread(faulty_rec, tmp_path):
 
 def test_a_session_that_never_ran_still_closes_its_recording(tmp_path):
     sim = simulated(FAULTY)
-    session = Session(simulated_feed(sim), record_to=tmp_path / "never.jsonl")
+    session = Session(simulated_source(sim), record_to=tmp_path / "never.jsonl")
     session.close()
     assert session.recorder.closed and read_recording(tmp_path / "never.jsonl").header["exercise"] == "unknown"
 
@@ -285,7 +243,7 @@ def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_p
     sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=6, rates_hz={"sacrum": 200.0, "thoracic": 200.0},
                               stand_s=3.5, tail_s=0.5))
     out = tmp_path / "emulated.jsonl"
-    session = Session(EmulatedFeed(sim, HREF), record_to=out)
+    session = Session(EmulatedSource(sim, HREF), record_to=out)
     session.start()
     try:
         assert session.wait(60), "the emulated set did not finish"
@@ -305,32 +263,29 @@ def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_p
     assert abs(session.reps[0]["depth_deg"] - sim.truth["reps"][0]["depth_deg"]) < 3.0
 
 
-def _wait_for(cond, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def test_packets_wait_for_a_round_or_batch_s():
+async def test_packets_wait_for_a_round_or_batch_s():
     """Live packets are decoded and fed when every sensor has one queued (a round) or `batch_s` after the
-    first was queued. Here only the sacrum streams, so no round completes: nothing is fed before batch_s."""
+    first was queued. Here only the sacrum streams, so no round completes: nothing is fed before batch_s.
+    Source, session and batch timer run on one virtual clock."""
     sim = simulated(SimConfig(exercise="deadlift", reps=1, seed=3, rates_hz=RATES))
     sacrum = [p for p in simulated_packets(sim, {s: HREF for s in RATES}) if p.sensor == "sacrum"][:20]
     last = sacrum[-1]
     later = type(last)(1000.0, last.sensor, last.payload)  # keeps the feed open (not ended, not finished)
-    feed = SimulatedFeed([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=8.0)
-    session = Session(feed, batch_s=1.5)
+    clock = FakeClock(t=0.0)
+    speed, batch_s = 8.0, 1.5
+    feed = paced_packets([*sacrum, later], {s: HREF for s in RATES}, RATES, speed=speed, clock=clock)
+    session = Session(feed, batch_s=batch_s, clock=clock)
     fed = lambda: session.tracker.status["sensors"]["sacrum"]["samples"]  # noqa: E731
+    run = asyncio.ensure_future(session.run())
     try:
-        session.start()
-        assert _wait_for(lambda: feed._i == len(sacrum))
-        t_all_in = time.monotonic()
+        t_first, t_all_in = sacrum[0].t_host / speed, sacrum[-1].t_host / speed
+        assert t_all_in < t_first + batch_s
+        await clock.run_until(t_all_in + 1e-3)  # the recording keeps times to the µs
         assert fed() == 0 and session.status().sensors["sacrum"].packets == len(sacrum)  # queued, not fed
-        assert _wait_for(lambda: fed() > 0)
-        assert time.monotonic() - t_all_in > 0.5  # fed by the batch_s timer, not at once
+        await clock.run_until(t_first + batch_s - 1e-6)
+        assert fed() == 0
+        await clock.run_until(t_first + batch_s)  # fed by the batch_s timer
         assert fed() == 4 * len(sacrum)  # hinge-ref: 4 samples a packet, every one fed
     finally:
-        session.close()
+        session.stop()
+        await run

@@ -19,7 +19,8 @@ def test_interactive_placement_choice_over_emulated_scan():
 
     import pytest
 
-    from hinge.commands.scan import _scan, choose_placements
+    from hinge.commands._shared import choose_placements
+    from hinge.commands.scan import _scan
     from hinge.errors import UserError
 
     found = asyncio.run(_scan(argparse.Namespace(emulated=True, timeout=10.0, profile=None)))

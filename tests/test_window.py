@@ -8,6 +8,7 @@ decoded recording, and the simulator's truth.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from pathlib import Path
 
@@ -18,10 +19,13 @@ from PySide6 import QtGui
 from analysis.faults import FaultLimits
 from analysis.pipeline import Settings
 from analysis.tracker import Alert, Rep
-from hinge.runner import Session, SimulatedFeed, replay_feed
+from hinge.session import Session
+from hinge.sources import replay_source
 from hinge.window import AHEAD_MAX_S, CUE_HOLD_S, PLOTS, LiveWindow, application
 from sensing.recording import Event, read_recording
-from tests.test_runner import FAULTY, HREF, RATES, as_written, direct_tracker, simulated, write_recording
+from sensing.replay import simulated_source
+from sensing.source import Tap
+from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -54,7 +58,7 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
     alerts = [e for e in ref_events if isinstance(e, Alert)]
     reps = [e for e in ref_events if isinstance(e, Rep)]
     assert alerts and len(reps) == 3
-    session = Session(replay_feed(recording, speed=None), exercise="deadlift")
+    session = Session(replay_source(recording, speed=None), exercise="deadlift")
     beeper = CountingBeeper()
     win = LiveWindow(session, auto_refresh=False, beeper=beeper)
     win.sound_box.setChecked(True)
@@ -114,7 +118,7 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
 
 def test_fault_limit_bands_follow_the_settings(app, recording):
     limits = FaultLimits().with_overrides(lumbar_rounding=(12.0, 20.0), trunk_behind_vertical=(-4.0, -8.0))
-    session = Session(replay_feed(recording, speed=None), settings=Settings(limits=limits))
+    session = Session(replay_source(recording, speed=None), settings=Settings(limits=limits))
     win = LiveWindow(session, auto_refresh=False)
     bands = {(b.plot, b.kinds, b.severity): (b.lo_deg, b.hi_deg) for b in win.bands}
     assert bands[("lumbar", ("lumbar_rounding",), "caution")] == (12.0, 20.0)
@@ -129,7 +133,7 @@ def test_fault_limit_bands_follow_the_settings(app, recording):
 
 
 def test_screenshot_of_a_replayed_set_is_not_blank(app, recording):
-    session = Session(replay_feed(recording, speed=None), exercise="deadlift")
+    session = Session(replay_source(recording, speed=None), exercise="deadlift")
     win = LiveWindow(session, auto_refresh=False)
     asyncio.run(session.run())  # the whole set, as fast as possible, on this thread
     win.show()
@@ -145,7 +149,7 @@ def test_screenshot_of_a_replayed_set_is_not_blank(app, recording):
 
 
 def test_replay_controls_reach_the_session(app, recording, monkeypatch):
-    session = Session(replay_feed(recording, speed=None))
+    session = Session(replay_source(recording, speed=None))
     win = LiveWindow(session, auto_refresh=False)
     calls = []
     monkeypatch.setattr(session, "seek", lambda t: calls.append(("seek", t)))
@@ -160,46 +164,38 @@ def test_replay_controls_reach_the_session(app, recording, monkeypatch):
     win.close()
 
 
-class CountedFeed(SimulatedFeed):
-    """A real-time simulated feed that says when it has released n packets."""
-
-    def __init__(self, *a, n: int, **kw) -> None:
-        super().__init__(*a, **kw)
-        self.reached = threading.Event()
-        self.n = n
-
-    async def __anext__(self):
-        pkt = await super().__anext__()
-        if self._i >= self.n:
-            self.reached.set()
-        return pkt
-
-
 def test_closing_the_window_stops_the_thread_ends_the_source_and_flushes_the_recording(app, recording, tmp_path):
     packets = list(read_recording(recording).packets())
-    feed = CountedFeed(packets, {s: HREF for s in RATES}, RATES, speed=1.0, n=30)
+    paced = simulated_source(packets, {s: HREF for s in RATES}, RATES, speed=1.0)
+    released, reached = [], threading.Event()
+
+    def count(pkt) -> None:
+        released.append(pkt)
+        if len(released) >= 30:
+            reached.set()
+
     out = tmp_path / "live.jsonl"
-    session = Session(feed, record_to=out)
+    session = Session(Tap(paced, count), record_to=out)
     win = LiveWindow(session, auto_refresh=False)
     session.start()
-    assert feed.reached.wait(20)
+    assert reached.wait(20)
     win.close()
     assert session.done and not session._thread.is_alive()
-    assert feed._closed and session.recorder.closed
+    assert paced._closed and session.recorder.closed
     items = list(read_recording(out))
     got = [i for i in items if not isinstance(i, Event)]
     n = sum(s.packets for s in session.status().sensors.values())
     assert n >= 30 and as_written(got) == as_written(packets[:n])  # every packet the session saw, on disk
-    assert {(e.sensor, e.event) for e in items if isinstance(e, Event)} >= {
-        ("sacrum", "connected"), ("thoracic", "connected"), ("sacrum", "disconnected"), ("thoracic", "disconnected")}
+    assert {(e.sensor, e.event) for e in items if isinstance(e, Event)} >= {("sacrum", "connected"),
+                                                                          ("thoracic", "connected")}
 
 
 def test_time_axis_runs_on_with_the_clock_between_rounds(app, recording):
     """Between rounds of frames "now" moves on with the session clock (at the stream's speed, at most
     AHEAD_MAX_S past the newest frame), so the plots scroll at the refresh rate; curves keep their data."""
     packets = list(read_recording(recording).packets())
-    feed = replay_feed(recording, speed=2.0)
-    session = Session(feed)
+    feed = replay_source(recording, speed=2.0)
+    session = Session(feed, clock=FakeClock())  # the session clock stands still between the two readings
     win = LiveWindow(session, auto_refresh=False)
     for pkt in packets[: len(packets) // 2]:
         session.ingest(pkt)
@@ -208,10 +204,68 @@ def test_time_axis_runs_on_with_the_clock_between_rounds(app, recording):
         session.frames_at = session.now() - since
         win.refresh()
         assert win.t_data == t_data
-        assert win.t_end - t_data == pytest.approx(ahead, abs=0.004)  # speed 2: data time runs twice as fast
+        assert win.t_end - t_data == pytest.approx(ahead, abs=1e-9)  # speed 2: data time runs twice as fast
         x, _ = win.drawn(win.curves["trunk"])
         assert x[-1] == pytest.approx(t_data - win.t_end)  # the newest frame, just left of "now"
-    feed.pause()
+    session.pause()
     win.refresh()
     assert win.t_end == t_data  # paused: "now" is the newest frame
     win.close()
+
+
+class ThreadNoted:
+    """A replay source that notes which thread reads its playback state (delegates everything else)."""
+
+    def __init__(self, source) -> None:
+        self.__dict__["_src"] = source
+        self.__dict__["readers"] = set()
+
+    def __getattr__(self, name):
+        if name in ("paused", "position_s", "speed", "duration_s"):
+            self.readers.add(threading.current_thread().name)
+        return getattr(self._src, name)
+
+    def __setattr__(self, name, value) -> None:
+        setattr(self._src, name, value)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        return await self._src.__anext__()
+
+    async def __aenter__(self):
+        await self._src.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self._src.__aexit__(*exc)
+
+
+def test_seeking_while_the_window_polls_reads_only_the_published_status(app, recording):
+    """The window reads only the status the loop thread publishes: seeks run on the loop thread while the
+    window refreshes; the source's playback state is never read from the window's thread (it used to
+    be, while the loop thread changed it: a TypeError in the window's refresh during a seek)."""
+    src = ThreadNoted(replay_source(recording, speed=4.0))
+    session = Session(src)
+    win = LiveWindow(session, auto_refresh=False)
+    src.readers.clear()  # constructing the session reads the source (no loop thread yet)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        session.start()
+        rng = np.random.default_rng(0)
+        duration = session.status().duration_s
+        for _ in range(100):
+            session.seek(float(rng.uniform(0.0, duration)))
+            for _ in range(5):
+                win.refresh()
+                st = session.status()
+                assert st.error is None
+                assert 0.0 <= st.position_s <= duration and st.speed == 4.0
+    finally:
+        sys.setswitchinterval(old_interval)
+        win.close()
+        session.close()
+    assert session.error is None
+    assert src.readers <= {"hinge-session"}, f"playback state read from {src.readers - {'hinge-session'}}"

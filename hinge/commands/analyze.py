@@ -8,14 +8,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings, analyze
 from analysis.report import format_report
-from hinge.errors import UserError
+from hinge.commands._shared import EXERCISES, add_limit_argument, parse_limits
 from hinge.inputs import exercise_of, load_samples
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
-EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
 PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a process pool costs more than it saves
 
 
@@ -26,34 +24,6 @@ def add_arguments(p) -> None:
     p.add_argument("--out", help="also write the analyzer JSON to this file")
     add_limit_argument(p)
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
-
-
-def add_limit_argument(p) -> None:
-    """--limit KIND=CAUTION,FAULT (repeatable): fault limits in degrees, for every command that judges reps."""
-    p.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="KIND=CAUTION,FAULT",
-        help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
-    )
-
-
-def parse_limits(items: list[str]) -> FaultLimits:
-    limits = FaultLimits()
-    for item in items:
-        kind, _, values = item.partition("=")
-        try:
-            caution, fault = (float(v) for v in values.split(","))
-        except ValueError:
-            raise UserError(
-                f"--limit {item!r}: expected KIND=CAUTION,FAULT in degrees, e.g. lumbar_rounding=12,20"
-            ) from None
-        try:
-            limits = limits.with_overrides(**{kind: (caution, fault)})
-        except ValueError as exc:
-            raise UserError(f"--limit {item!r}: {exc}") from None
-    return limits
 
 
 def analyze_samples(samples, **kw):

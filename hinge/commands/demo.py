@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hinge.commands.live import add_view_arguments, check_duration, present, settings_from_args
+from hinge.commands._shared import (
+    add_fault_argument,
+    add_view_arguments,
+    check_duration,
+    parse_faults,
+    present,
+    settings_from_args,
+)
 from hinge.errors import UserError
-from hinge.runner import DEFAULT_PROFILE, EmulatedFeed, Session, simulated_feed, simulated_set
-from sensing.simulator import EXERCISES, FAULT_KINDS
+from sensing.profiles import DEFAULT_PROFILE
+from sensing.simulator import EXERCISES
 
 HELP = "run two simulated sensors through the whole live pipeline (no sensors needed)"
 
@@ -23,10 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--seed", type=int, default=6, help="simulation seed (6: faults in reps 2, 4 and 5)")
     p.add_argument("--rate", type=float, default=200.0, metavar="HZ", help="sample rate of both sensors")
-    p.add_argument(
-        "--fault", action="append", default=[], metavar="KIND=DEG",
-        help=f"inject a fault in every rep (kinds: {', '.join(FAULT_KINDS)}); default: random faults",
-    )
+    add_fault_argument(p)
     p.add_argument(
         "--source", choices=("emulated", "sim"), default="emulated",
         help="emulated: through the emulated BLE link (default); sim: paced simulated packets, no radio",
@@ -42,24 +46,18 @@ def run(args) -> int:
         raise UserError(f"--reps {args.reps}: expected at least 1")
     if not args.speed > 0:
         raise UserError(f"--speed {args.speed:g}: expected a positive factor")
-    faults = None
-    if args.fault:
-        faults = {}
-        for item in args.fault:
-            kind, _, deg = item.partition("=")
-            try:
-                faults[kind] = float(deg)
-            except ValueError:
-                raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. trunk_behind_vertical=12") from None
-            if kind not in FAULT_KINDS:
-                raise UserError(f"--fault {item!r}: unknown kind; expected one of {', '.join(FAULT_KINDS)}")
+    from hinge.session import Session
+    from hinge.sources import simulated_set, simulated_source
+
+    faults = parse_faults(args.fault)
     sim = simulated_set(args.exercise, reps=args.reps, seed=args.seed, rate_hz=args.rate, faults=faults)
     if args.source == "emulated":
+        from sensing.emulated_source import EmulatedSource
         from sensing.profiles import load
 
-        source = EmulatedFeed(sim, load(DEFAULT_PROFILE))
+        source = EmulatedSource(sim, load(DEFAULT_PROFILE))
     else:
-        source = simulated_feed(sim, speed=args.speed)
+        source = simulated_source(sim, speed=args.speed)
     session = Session(source, exercise=args.exercise, settings=settings_from_args(args),
                       record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set")
     return present(session, args, title=f"hinge demo · simulated {args.exercise} ({args.source})")

@@ -12,7 +12,7 @@ HELP = "export a recording's samples as CSV interchange (or Parquet, same column
 def add_arguments(p) -> None:
     p.add_argument("input", help="hinge recording (.jsonl / .jsonl.gz) or CSV interchange file")
     out = p.add_mutually_exclusive_group(required=True)
-    out.add_argument("--csv", metavar="OUT", help="write the CSV interchange file (ARCHITECTURE.md §5)")
+    out.add_argument("--csv", metavar="OUT", help="write the CSV interchange file (docs/ARCHITECTURE.md §5)")
     out.add_argument("--parquet", metavar="OUT", help="write the same table as Parquet")
 
 

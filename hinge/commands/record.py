@@ -1,20 +1,19 @@
-"""`hinge record`: record a set to a crash-safe recording file (ARCHITECTURE.md §4)."""
+"""`hinge record`: record a set to a crash-safe recording file (docs/ARCHITECTURE.md §4)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 
 from hinge import __version__
+from hinge.commands._shared import EXERCISES, add_fault_argument, default_path, parse_faults, record_headless
 from hinge.errors import UserError
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
 from sensing.simsource import simulated_packets
-from sensing.simulator import EXERCISES, SimConfig, simulate_set
+from sensing.simulator import SimConfig, simulate_set
+from sensing.types import SENSORS
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
-DEFAULT_DIR = Path("recordings")
 
 
 def add_arguments(p) -> None:
@@ -22,39 +21,30 @@ def add_arguments(p) -> None:
     p.add_argument("--thoracic", metavar="ADDR", help="address of the thoracic sensor")
     p.add_argument("--profile", default="hinge-ref", help="firmware profile of the sensors (default hinge-ref)")
     p.add_argument("--rate", type=float, help="sample rate to configure, Hz (default: the profile's nominal)")
-    p.add_argument("--exercise", choices=(*EXERCISES, "unknown"), default="unknown")
+    p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="free text stored in the recording")
     p.add_argument("--out", help="recording file (.jsonl or .jsonl.gz); default: recordings/<date>-<exercise>-<label>")
     p.add_argument("--simulate", action="store_true", help="record simulated sensors (no hardware)")
     p.add_argument("--reps", type=int, default=6, help="--simulate: reps in the set")
     p.add_argument("--seed", type=int, default=0, help="--simulate: random seed")
-    p.add_argument("--fault", action="append", default=[], metavar="KIND=DEG", help="--simulate: inject a fault")
+    add_fault_argument(p, prefix="--simulate: ")
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-
-
-def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
-    now = now or dt.datetime.now()
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
-    return DEFAULT_DIR / f"{now:%Y-%m-%d-%H%M%S}-{exercise}{'-' + slug if slug else ''}.jsonl"
 
 
 def run(args) -> int:
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
     if args.simulate:
         return _record_simulated(args, out)
-    from hinge.commands import live  # live streaming shares the runner; `record` is live without a window
-
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
-    return live.record_headless(args, out)
+    return record_headless(args, out)
 
 
 def _record_simulated(args, out: Path) -> int:
-    from hinge.commands.simulate import parse_faults
 
     exercise = args.exercise if args.exercise != "unknown" else "deadlift"
     profile = load_profile(args.profile)
@@ -65,22 +55,22 @@ def _record_simulated(args, out: Path) -> int:
             reps=args.reps,
             seed=args.seed,
             faults={} if args.clean else parse_faults(args.fault),
-            rates_hz={"sacrum": rate, "thoracic": rate},
+            rates_hz={s: rate for s in SENSORS},
         )
     )
-    packets = simulated_packets(sim, {"sacrum": profile, "thoracic": profile})
+    packets = simulated_packets(sim, {s: profile for s in SENSORS})
     info = SensorInfo(profile.name, profile.raw_text, name="simulated", firmware="hinge simulator", rate_hz=rate)
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
     label = args.label or f"SIMULATED {exercise} set, seed {args.seed}"
     with Recorder(
-        out, sensors={"sacrum": info, "thoracic": info}, exercise=exercise, label=label, app_version=__version__
+        out, sensors={s: info for s in SENSORS}, exercise=exercise, label=label, app_version=__version__
     ) as rec:
-        for sensor in ("sacrum", "thoracic"):
+        for sensor in SENSORS:
             rec.write_event(0.0, "connected", sensor, "simulated")
         for pkt in packets:
             rec.write_packet(pkt)
-        for sensor in ("sacrum", "thoracic"):
+        for sensor in SENSORS:
             rec.write_event(packets[-1].t_host, "disconnected", sensor, "end of set")
     print(f"recorded {out}: {len(packets)} packets, {sim.truth['summary']['n_reps']} simulated {exercise} reps")
     return 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from hinge.commands.live import EXERCISES, add_view_arguments, check_duration, present, settings_from_args
+from hinge.commands._shared import EXERCISES, add_view_arguments, check_duration, present, settings_from_args
 from hinge.errors import UserError
-from hinge.runner import Session, replay_feed
 
 HELP = "replay a recording (or CSV file) in the live window: play/pause, speed, seek"
 
@@ -20,7 +19,10 @@ def run(args) -> int:
     check_duration(args)
     if args.speed < 0:
         raise UserError(f"--speed {args.speed:g}: expected a positive factor, or 0 for as fast as possible")
-    source = replay_feed(args.input, speed=args.speed or None)
+    from hinge.session import Session
+    from hinge.sources import replay_source
+
+    source = replay_source(args.input, speed=args.speed or None)
     exercise = args.exercise or getattr(source, "exercise", None) or "unknown"
     session = Session(source, exercise=exercise, settings=settings_from_args(args))
     return present(session, args, title=f"hinge replay · {source.label}")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from analysis.faults import FaultLimits, classify
-from hinge.errors import UserError
+from hinge.commands._shared import add_fault_argument, parse_faults
 from sensing.csvio import write_csv
-from sensing.simulator import CLEAN, EXERCISES, FAULT_KINDS, REALISTIC, SimConfig, simulate_set
+from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
 
 HELP = "simulate a set of hip hinges from two sensors with known ground truth"
 
@@ -20,28 +20,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="CSV interchange file to write")
     p.add_argument("--truth", help="write the true per-rep values (analyzer JSON terms) here")
     p.add_argument("--realistic", action="store_true", help="cheaper sensors, strap wobble, lost bursts, time offset")
-    p.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="KIND=DEG",
-        help=f"inject a fault of DEG degrees in every rep (kinds: {', '.join(FAULT_KINDS)}); default: random faults",
-    )
+    add_fault_argument(p)
     p.add_argument("--rate", type=float, help="sample rate of both sensors, Hz (default: each picks 50–200)")
-
-
-def parse_faults(items: list[str]) -> dict[str, float] | None:
-    """--fault KIND=DEG options as a fault dict (None: none given, the simulator picks random faults)."""
-    if not items:
-        return None
-    faults = {}
-    for item in items:
-        kind, _, deg = item.partition("=")
-        try:
-            faults[kind] = float(deg)
-        except ValueError:
-            raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. posterior_pelvic_tilt=12") from None
-    return faults
 
 
 def config_from_args(args) -> SimConfig:

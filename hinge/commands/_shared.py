@@ -1,0 +1,218 @@
+"""What the commands share: the exercises, the view options and `present` (window when a display is
+available, else the terminal view), `--fault` and `--limit` parsing, the recording path, the BLE / emulated
+source of `live` and `record`. Commands import this module, never each other; it imports the heavy parts
+(Qt, bleak, bumble) only inside the functions that need them, so building the CLI parser stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+from analysis.faults import FAULTS, FaultLimits
+from analysis.pipeline import Settings
+from hinge.errors import UserError
+from sensing.recording import EXERCISES as RECORDING_EXERCISES
+from sensing.simulator import FAULT_KINDS
+from sensing.types import SENSORS
+
+log = logging.getLogger(__name__)
+
+EXERCISES = RECORDING_EXERCISES
+"""Every exercise a command accepts: the recording header's list ("unknown": no exercise-specific
+judgement)."""
+DEFAULT_DIR = Path("recordings")
+
+
+def add_fault_argument(p, prefix: str = "") -> None:
+    """--fault KIND=DEG (repeatable) for the commands that simulate a set; parsed by `parse_faults`."""
+    p.add_argument(
+        "--fault", action="append", default=[], metavar="KIND=DEG",
+        help=f"{prefix}inject a fault of DEG degrees in every rep (kinds: {', '.join(FAULT_KINDS)}); "
+             "default: random faults",
+    )
+
+
+def parse_faults(items: list[str]) -> dict[str, float] | None:
+    """--fault KIND=DEG options as a fault dict (None: none given, the simulator picks random faults)."""
+    if not items:
+        return None
+    faults = {}
+    for item in items:
+        kind, _, deg = item.partition("=")
+        try:
+            faults[kind] = float(deg)
+        except ValueError:
+            raise UserError(f"--fault {item!r}: expected KIND=DEG, e.g. trunk_behind_vertical=12") from None
+        if kind not in FAULT_KINDS:
+            raise UserError(f"--fault {item!r}: unknown kind; expected one of {', '.join(FAULT_KINDS)}")
+    return faults
+
+
+def add_limit_argument(p) -> None:
+    """--limit KIND=CAUTION,FAULT (repeatable): fault limits in degrees, for every command that judges reps."""
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="KIND=CAUTION,FAULT",
+        help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
+    )
+
+
+def parse_limits(items: list[str]) -> FaultLimits:
+    limits = FaultLimits()
+    for item in items:
+        kind, _, values = item.partition("=")
+        try:
+            caution, fault = (float(v) for v in values.split(","))
+        except ValueError:
+            raise UserError(
+                f"--limit {item!r}: expected KIND=CAUTION,FAULT in degrees, e.g. lumbar_rounding=12,20"
+            ) from None
+        try:
+            limits = limits.with_overrides(**{kind: (caution, fault)})
+        except ValueError as exc:
+            raise UserError(f"--limit {item!r}: {exc}") from None
+    return limits
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(limits=parse_limits(args.limit))
+
+
+def check_duration(args) -> None:
+    if args.duration is not None and not args.duration > 0:
+        raise UserError(f"--duration {args.duration:g}: expected a positive number of seconds")
+
+
+def add_view_arguments(p) -> None:
+    """Options every live view takes (live, demo, replay)."""
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--screenshot", metavar="PNG", help="save the window as PNG when it stops (works without a display)")
+    p.add_argument("--terminal", action="store_true", help="terminal view even when a display is available")
+    add_limit_argument(p)
+
+
+def present(session, args, *, title: str) -> int:
+    """Show a session until it ends, `--duration` passes or the window is closed.
+
+    Window when a display is available (or `--screenshot` is asked for: then Qt's offscreen platform
+    draws it without a display, and the terminal view prints alongside); else the terminal view.
+    """
+    from hinge.ui import has_display
+
+    want_window = not args.terminal and (has_display() or args.screenshot)
+    offscreen = False
+    if want_window and not has_display():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        offscreen = True
+    offscreen = offscreen or os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen")
+    if want_window:
+        try:
+            from hinge.window import run_window
+        except ImportError as exc:  # Qt libraries missing on this machine: the terminal still works
+            log.warning("no window (%s); using the terminal view", exc)
+            want_window = False
+    try:
+        if want_window:
+            run_window(
+                session,
+                title=title,
+                duration_s=args.duration,
+                screenshot=args.screenshot,
+                close_when_done=offscreen,
+                echo=offscreen,
+            )
+        else:
+            if args.screenshot:
+                log.warning("--screenshot needs the window; none saved")
+            from hinge.terminal import run_headless
+
+            asyncio.run(run_headless(session, duration_s=args.duration))
+    finally:
+        session.close()
+    if session.error is not None:
+        raise session.error
+    return 0
+
+
+def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
+    now = now or dt.datetime.now()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
+    return DEFAULT_DIR / f"{now:%Y-%m-%d-%H%M%S}-{exercise}{'-' + slug if slug else ''}.jsonl"
+
+
+def recording_path(args) -> Path:
+    """--out, else the default file under recordings/ named by date, exercise and label (as `hinge record`)."""
+    if args.out:
+        return Path(args.out)
+    path = default_path(args.exercise, args.label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_source(args):
+    """The packet source of `live` / `record`: two BLE sensors, or two emulated ones (--emulated)."""
+    from sensing.ble import BleSource, SensorTarget
+
+    if args.emulated:
+        from hinge.sources import simulated_set
+        from sensing.profiles import load as load_profile
+
+        sim = simulated_set(
+            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1, rate_hz=args.rate or 200.0
+        )
+        from sensing.emulated_source import EmulatedSource
+
+        return EmulatedSource(sim, load_profile(args.profile))
+    missing = [name for name in SENSORS if not getattr(args, name)]
+    if missing and not sys.stdin.isatty():
+        raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    if missing:  # interactive: scan, list, and let the user say which sensor sits where
+        from sensing.ble import scan
+
+        print("scanning for sensors (5 s)…", file=sys.stderr)
+        chosen = choose_placements(asyncio.run(scan(5.0)), say=lambda text: print(text, file=sys.stderr))
+        return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()])
+    return BleSource(
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS]
+    )
+
+
+def record_headless(args, out: Path) -> int:
+    """`hinge record` from sensors: the live session in the terminal view (status line and rep rows)."""
+    check_duration(args)
+    from hinge.session import Session
+
+    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label)
+    print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
+    args.terminal, args.screenshot = True, None
+    return present(session, args, title=f"hinge record · {args.exercise}")
+
+
+def choose_placements(found, ask=input, say=print) -> dict:
+    """Ask which of the found sensors sits on the sacrum and which on the thoracic spine.
+
+    found: `Found` rows from a scan; ask(prompt) -> answer (a row number); say(text) shows the list.
+    Returns {"sacrum": Found, "thoracic": Found}. Raises UserError when fewer than two sensors were found
+    or an answer is not a listed number (or picks the same sensor twice).
+    """
+    if len(found) < 2:
+        raise UserError(f"found {len(found)} matching sensor(s); two are needed (are both on and advertising?)")
+    say("\n".join(f"  [{i}] {f.name} {f.address} ({f.profile}, RSSI {f.rssi})" for i, f in enumerate(found, 1)))
+    chosen: dict = {}
+    for placement in SENSORS:
+        answer = ask(f"which sensor is on the {placement}? [1-{len(found)}] ").strip()
+        if not answer.isdigit() or not 1 <= int(answer) <= len(found):
+            raise UserError(f"{placement}: {answer!r} is not one of the listed numbers 1-{len(found)}")
+        pick = found[int(answer) - 1]
+        if any(f.address == pick.address for f in chosen.values()):
+            raise UserError(f"{placement}: sensor {pick.address} is already the {next(iter(chosen))} sensor")
+        chosen[placement] = pick
+    return chosen
