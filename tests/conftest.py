@@ -1,10 +1,16 @@
-"""Shared test setup: no display (Qt offscreen), simulated sets cached per process."""
+"""Shared test setup: no display (Qt offscreen), a temporary user data folder, simulated sets cached per process."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# commands store sets in the history database in the user's data folder: never the real one in tests
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="hinge-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
 
 from sensing.simulator import SimConfig, simulate_set  # noqa: E402
 
