@@ -2,7 +2,8 @@
 
 Where: ``$XDG_DATA_HOME/hinge/history.sqlite`` (``~/.local/share/hinge/...`` when XDG_DATA_HOME is unset),
 or any file given with ``--db``. One row per set in ``sets``, identified by the content hash of its input
-file: re-analysing a set (new version, new limits) replaces its row and its reps, never duplicates them.
+file: re-analysing a set (new version, new limits) replaces its row and its reps, never duplicates them
+(an athlete or date known before and not given again is kept).
 Per-rep metrics in ``reps`` (degrees, seconds), faults in ``faults``.
 
 Schema versions live in ``PRAGMA user_version``; `MIGRATIONS` lists the steps from each version to the
@@ -192,7 +193,12 @@ class History:
         }
         cols = ", ".join(values)
         marks = ", ".join(f":{c}" for c in values)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in values if c != "content_hash")
+        keep = ("athlete", "recorded_at")  # known before, not given now: kept
+        updates = ", ".join(
+            f"{c} = CASE WHEN excluded.{c} != '' THEN excluded.{c} ELSE {c} END" if c in keep else f"{c} = excluded.{c}"
+            for c in values
+            if c != "content_hash"
+        )
         (set_id,) = con.execute(
             f"INSERT INTO sets ({cols}) VALUES ({marks}) "
             f"ON CONFLICT(content_hash) DO UPDATE SET {updates} RETURNING id",
