@@ -17,17 +17,22 @@ was stored; both ISO 8601 UTC, and the caller passes ``analysed_at`` in (no cloc
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from analysis.errors import AnalysisError
+from analysis.pipeline import Settings
 from hinge.errors import UserError
-from hinge.sets import METRICS, AnalysedSet, SetInfo, rep_rows, rep_table
+from hinge.sets import METRICS, AnalysedSet, SetInfo, analyse_file, iso_utc, rep_rows, rep_table
+from sensing.errors import InputError
 
 APP_ID = 0x68696E67  # 'hing': PRAGMA application_id of a hinge history database
 BUSY_TIMEOUT_S = 60.0
@@ -273,15 +278,36 @@ class History:
         return ("WHERE " + " AND ".join(conds)) if conds else "", params
 
 
-def add_history_arguments(p) -> None:
-    """--db / --no-history for every command that stores sets."""
+def add_history_arguments(p, *, athlete: bool = False) -> None:
+    """--db / --no-history (and --athlete) for every command that stores sets."""
+    if athlete:
+        p.add_argument("--athlete", default="", help="athlete's name or id, stored with the set")
     p.add_argument("--db", help=f"history database (default: {default_path()}, honouring XDG_DATA_HOME)")
     p.add_argument("--no-history", action="store_true", help="do not store the set(s) in the history database")
 
 
-def store(args, sets: list[AnalysedSet], *, analysed_at: str) -> None:
+def utc_now() -> str:
+    """Now, for analysed_at: the one wall-clock read of the commands that store sets (tests inject theirs)."""
+    return iso_utc(dt.datetime.now(dt.timezone.utc))
+
+
+def store(args, sets: list[AnalysedSet], *, analysed_at: str | None = None) -> None:
     """Store analysed sets in the history database chosen by the command's --db / --no-history."""
     if getattr(args, "no_history", False) or not sets:
         return
     with History(args.db or default_path()) as db:
-        db.save(sets, analysed_at=analysed_at)
+        db.save(sets, analysed_at=analysed_at or utc_now())
+
+
+def store_recording(args, path: Path, settings: Settings) -> None:
+    """Analyse a set just recorded and store it; a recording that cannot be analysed (too short, one
+    sensor silent) is said on stderr and not stored."""
+    if getattr(args, "no_history", False):
+        return
+    try:
+        aset = analyse_file(path, settings, athlete=args.athlete)
+    except (AnalysisError, InputError, UserError) as exc:
+        print(f"hinge {args.command}: {path} not stored in the history: {exc}", file=sys.stderr)
+        return
+    store(args, [aset])
+    print(f"stored in the history: {path} ({aset.result['summary']['n_reps']} reps)", file=sys.stderr)

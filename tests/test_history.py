@@ -251,3 +251,13 @@ def test_trend_pictures_and_export(history_db, tmp_path, capsys):
     assert main(["history", "--db", str(tmp_path / "none.sqlite")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "--trend" in err[0] and "--export" in err[1] and "none.sqlite" in err[2]
+
+
+def test_recorded_set_goes_into_the_history(tmp_path, capsys):
+    db, rec = tmp_path / "h.sqlite", tmp_path / "set.jsonl"
+    argv = ["record", "--simulate", "--exercise", "swing", "--reps", "3", "--seed", "4", "--clean", "--out", str(rec)]
+    assert main([*argv, "--db", str(db), "--athlete", "Eve"]) == 0
+    with History(db) as h:
+        sets = h.sets()
+    assert len(sets) == 1 and sets["athlete"][0] == "Eve" and sets["exercise"][0] == "swing"
+    assert sets["n_reps"][0] == 3 and sets["file"][0] == str(rec)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import glob
 import json
 import multiprocessing
@@ -15,7 +14,7 @@ from analysis.pipeline import Settings, analyze
 from analysis.report import format_report
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
-from hinge.sets import analyse_file, iso_utc, parse_date, rep_rows, rep_table, write_table
+from hinge.sets import analyse_file, parse_date, rep_rows, rep_table, write_table
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
 EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
@@ -50,11 +49,6 @@ def add_set_arguments(p) -> None:
 
 def settings_from_args(args) -> Settings:
     return Settings(limits=parse_limits(args.limit), offline=not args.online)
-
-
-def utc_now() -> str:
-    """Now, for the history's analysed_at (the only wall-clock read of these commands)."""
-    return iso_utc(dt.datetime.now(dt.timezone.utc))
 
 
 def add_limit_argument(p) -> None:
@@ -134,7 +128,7 @@ def run(args) -> int:
         print(format_report(result, title=f"hinge analyze {path}"))
     for w in result["warnings"]:
         print(f"hinge analyze: warning: {w}", file=sys.stderr)
-    store(args, [aset], analysed_at=utc_now())
+    store(args, [aset])
     return 0
 
 
@@ -178,7 +172,7 @@ def run_batch(args) -> int:
         + (f"; {failed} failed" if failed else "")
         + (f"; table: {args.table}" if args.table else "")
     )
-    store(args, sets, analysed_at=utc_now())
+    store(args, sets)
     return 1 if failed else 0
 
 

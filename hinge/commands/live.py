@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from analysis.pipeline import Settings
-from hinge.commands.analyze import add_limit_argument
+from hinge.commands.analyze import add_limit_argument, parse_limits
 from hinge.errors import UserError
+from hinge.history import add_history_arguments, store_recording
 from hinge.runner import DEFAULT_PROFILE, BleFeed, EmulatedFeed, Session, has_display, simulated_set
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def add_arguments(p) -> None:
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
     add_view_arguments(p)
+    add_history_arguments(p, athlete=True)
 
 
 def settings_from_args(args) -> Settings:
@@ -146,7 +148,10 @@ def run(args) -> int:
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)
-    return present(session, args, title=f"hinge live · {args.exercise}")
+    rc = present(session, args, title=f"hinge live · {args.exercise}")
+    if rc == 0 and out is not None and out.exists():
+        store_recording(args, out, Settings(limits=parse_limits(args.limit)))
+    return rc
 
 
 def record_headless(args, out: Path) -> int:

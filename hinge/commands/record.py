@@ -6,8 +6,10 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from analysis.pipeline import Settings
 from hinge import __version__
 from hinge.errors import UserError
+from hinge.history import add_history_arguments, store_recording
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
 from sensing.simsource import simulated_packets
@@ -32,6 +34,7 @@ def add_arguments(p) -> None:
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_history_arguments(p, athlete=True)
 
 
 def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
@@ -43,7 +46,15 @@ def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> P
 def run(args) -> int:
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
     if args.simulate:
-        return _record_simulated(args, out)
+        rc = _record_simulated(args, out)
+    else:
+        rc = _record_sensors(args, out)
+    if rc == 0 and out.exists():
+        store_recording(args, out, Settings())
+    return rc
+
+
+def _record_sensors(args, out: Path) -> int:
     from hinge.commands import live  # live streaming shares the runner; `record` is live without a window
 
     if not args.emulated and not (args.sacrum and args.thoracic):

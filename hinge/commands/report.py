@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hinge.commands.analyze import EXERCISES, add_limit_argument, add_set_arguments, settings_from_args, utc_now
+from hinge.commands.analyze import EXERCISES, add_limit_argument, add_set_arguments, settings_from_args
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
 from hinge.report import write_report
@@ -51,5 +51,5 @@ def run(args) -> int:
         print(f"wrote {path}")
     for w in aset.result["warnings"]:
         print(f"hinge report: warning: {w}", file=sys.stderr)
-    store(args, [aset], analysed_at=utc_now())
+    store(args, [aset])
     return 0
