@@ -11,6 +11,7 @@ import glob
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -36,11 +37,12 @@ class Job:
 
 @dataclass
 class Outcome:
-    """One job's result: `aset` or a one-line `error`."""
+    """One job's result: `aset` or a one-line `error`; seconds: the job's own run time where it ran."""
 
     path: str
     aset: AnalysedSet | None = None
     error: str | None = None
+    seconds: float = 0.0
 
 
 def expand_inputs(items: Sequence[str]) -> list[str]:
@@ -68,13 +70,14 @@ def _is_input(name: str) -> bool:
 
 def analyse_job(job: Job) -> Outcome:
     """Analyse one file; errors the user can act on (and any other) become a one-line message."""
+    t0 = time.perf_counter()
     try:
-        return Outcome(job.path, aset=analyse_file(job.path, job.settings, exercise=job.exercise, athlete=job.athlete,
-                                                   date=job.date))  # fmt: skip
+        aset = analyse_file(job.path, job.settings, exercise=job.exercise, athlete=job.athlete, date=job.date)
+        return Outcome(job.path, aset=aset, seconds=time.perf_counter() - t0)
     except (UserError, InputError, AnalysisError) as exc:
-        return Outcome(job.path, error=str(exc))
+        return Outcome(job.path, error=str(exc), seconds=time.perf_counter() - t0)
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the batch
-        return Outcome(job.path, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(job.path, error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - t0)
 
 
 def run_local(jobs: Sequence[Job], n_procs: int, on_done: Callable[[Outcome], None]) -> list[Outcome]:
@@ -128,4 +131,5 @@ def progress(total: int):
     """A progress bar on stderr (tqdm; hidden when stderr is not a terminal)."""
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread: the pool forks from this process
     return tqdm(total=total, unit="set", file=sys.stderr, disable=None, dynamic_ncols=True)

@@ -210,7 +210,7 @@ def page_figure(aset: AnalysedSet) -> Figure:
         table = tab.table(
             cellText=[_rep_cells(r) for r in aset.reps],
             colLabels=[h for h, _ in REP_COLUMNS] + ["faults"],
-            colWidths=[0.05, 0.07, 0.08, 0.08, 0.08, 0.08, 0.56],
+            colWidths=[0.04, 0.06, 0.07, 0.07, 0.07, 0.07, 0.62],
             cellLoc="right",
             loc="upper left",
         )
@@ -239,6 +239,7 @@ def page_figure(aset: AnalysedSet) -> Figure:
 def write_report(aset: AnalysedSet, *, html_out=None, png_out=None, pdf_out=None, dpi: int = 100) -> list[Path]:
     """Write the asked-for forms; returns the paths written."""
     written = []
+    fig = page_figure(aset) if (png_out or pdf_out) else None
     for out, option in ((html_out, "--html"), (png_out, "--png"), (pdf_out, "--pdf")):
         if out is None:
             continue
@@ -247,7 +248,6 @@ def write_report(aset: AnalysedSet, *, html_out=None, png_out=None, pdf_out=None
             if option == "--html":
                 out.write_text(html_report(aset), encoding="utf-8")
             else:
-                fig = page_figure(aset)
                 fig.savefig(
                     out, format=option[2:], dpi=dpi, metadata={"CreationDate": None} if option == "--pdf" else {}
                 )

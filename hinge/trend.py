@@ -59,7 +59,8 @@ def trend_figure(stats: pd.DataFrame, name: str, title: str) -> Figure:
     if is_metric:
         ax.vlines(x, stats["lo"], stats["hi"], color=TREND_COLOUR, alpha=0.35, lw=6, label="range (min–max of reps)")
     ax.plot(x, stats["median"], "o-", color=TREND_COLOUR, lw=1.5, ms=6, label="median of reps" if is_metric else None)
-    ax.set_ylabel(f"{name.removesuffix('_deg')} °" if is_metric else f"{name} per set")
+    label = name.removesuffix("_deg").replace("_", " ")
+    ax.set_ylabel(f"{label} (°)" if is_metric else f"{label}: faults per set")
     ax.set_title(title, fontsize=11)
     ax.grid(True, color="#dddddd", lw=0.5)
     if is_metric:
