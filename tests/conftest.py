@@ -9,12 +9,18 @@ import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # commands store sets in the history database in the user's data folder: never the real one in tests
-os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="hinge-test-data-")
-atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)
+_DATA_HOME = tempfile.mkdtemp(prefix="hinge-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)  # plain processes importing the tests
 
 from sensing.simulator import SimConfig, simulate_set  # noqa: E402
 
 _CACHE: dict[str, object] = {}
+
+
+def pytest_unconfigure(config) -> None:
+    """pytest-xdist workers may end without running atexit handlers."""
+    shutil.rmtree(_DATA_HOME, ignore_errors=True)
 
 
 def simulated(cfg: SimConfig):
