@@ -125,10 +125,14 @@ def main() -> None:
         pool_noop = (time.perf_counter() - t1) / n
     pool_start = t1 - t0
 
+    import dask
     from dask.distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with (
+        dask.config.set({"temporary-directory": str(d)}),
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+    ):
         dask_start = time.perf_counter() - t0
         timed(
             "dask LocalCluster (2 workers)", lambda: batch.run_dask(jobs, cluster.scheduler_address, lambda o: None), 2

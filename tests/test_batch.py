@@ -47,12 +47,16 @@ def test_batch_goes_on_past_a_broken_file_and_tables_every_rep(folder, tmp_path,
 
 
 def test_one_process_pool_and_dask_give_the_same_table_byte_for_byte(folder, tmp_path):
+    import dask
     from dask.distributed import LocalCluster
 
     outs = {k: tmp_path / f"{k}.parquet" for k in ("one", "pool", "dask")}
     assert _table(folder, outs["one"], "--jobs", "1")[0] == 1
     assert _table(folder, outs["pool"], "--jobs", "3")[0] == 1
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with (
+        dask.config.set({"temporary-directory": str(tmp_path)}),
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+    ):
         assert _table(folder, outs["dask"], "--dask", cluster.scheduler_address)[0] == 1
     data = {k: p.read_bytes() for k, p in outs.items()}
     assert data["one"] == data["pool"] == data["dask"]
