@@ -13,9 +13,20 @@ _DATA_HOME = tempfile.mkdtemp(prefix="hinge-test-data-")
 os.environ["XDG_DATA_HOME"] = _DATA_HOME
 atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)  # plain processes importing the tests
 
+import pytest  # noqa: E402
+
 from sensing.simulator import SimConfig, simulate_set  # noqa: E402
 
 _CACHE: dict[str, object] = {}
+TEST_NOW = "2030-01-01T00:00:00Z"
+"""The clock of the commands that store sets (history's analysed_at): injected, never the wall clock."""
+
+
+@pytest.fixture(autouse=True)
+def _history_clock(monkeypatch):
+    import hinge.history
+
+    monkeypatch.setattr(hinge.history, "utc_now", lambda: TEST_NOW)
 
 
 def pytest_unconfigure(config) -> None:

@@ -20,7 +20,7 @@ from hinge.sets import METRICS, AnalysedSet, SetInfo
 from hinge.trend import TREND_COLOUR, per_set
 from sensing.csvio import write_csv
 from sensing.simulator import SimConfig
-from tests.conftest import simulated
+from tests.conftest import TEST_NOW, simulated
 
 ANALYSED_AT = "2030-01-02T03:04:05Z"  # injected: no clock is read by the database
 
@@ -103,7 +103,7 @@ def test_reanalysis_updates_the_set_instead_of_adding_one(set_csv, tmp_path, cap
     capsys.readouterr()
     with History(db) as h:
         sets = h.sets()
-        assert len(sets) == 1
+        assert len(sets) == 1 and sets["analysed_at"][0] == TEST_NOW
         assert json.loads(sets["settings"][0])["limits"]["lumbar_rounding"] == [15.0, 25.0]  # the report's
         assert sets["recorded_at"][0] == "2026-11-01T00:00:00Z"  # the report gave none (a CSV carries none): kept
         assert len(h.rep_table()) == 3
