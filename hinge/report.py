@@ -210,7 +210,7 @@ def page_figure(aset: AnalysedSet) -> Figure:
         table = tab.table(
             cellText=[_rep_cells(r) for r in aset.reps],
             colLabels=[h for h, _ in REP_COLUMNS] + ["faults"],
-            colWidths=[0.04, 0.06, 0.07, 0.07, 0.07, 0.07, 0.62],
+            colWidths=[0.04, 0.06, 0.07, 0.07, 0.07, 0.07, 0.59],
             cellLoc="right",
             loc="upper left",
         )
