@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from analysis.faults import FAULTS, cue
 from analysis.report import REP_COLUMNS, faults_text
 from hinge.errors import UserError
-from hinge.sets import AnalysedSet, worst_severity
+from hinge.sets import AnalysedSet, fault_totals, worst_severity
 
 TRACES = (  # (frames column, title, colour)
     ("trunk_deg", "trunk (thoracic) °", "#1f4e9e"),
@@ -85,16 +85,7 @@ def summary(aset: AnalysedSet) -> dict[str, Any]:
         f"{name}: {info.profiles.get(name) or 'profile unknown'}, {s['rate_hz']:.0f} Hz, {s['lost_samples']} lost"
         for name, s in r["sensors"].items()
     )
-    counts: dict[str, dict[str, int]] = {}
-    for rep in r["reps"]:
-        for f in rep["faults"]:
-            counts.setdefault(f["kind"], {}).setdefault(f["severity"], 0)
-            counts[f["kind"]][f["severity"]] += 1
-    totals = [
-        f"{kind.replace('_', ' ')} ×{sum(c.values())} (" + ", ".join(f"{s} {n}" for s, n in sorted(c.items())) + ")"
-        for kind, c in counts.items()
-    ]
-    n = r["summary"]["n_reps"]
+    kinds = {f["kind"] for rep in r["reps"] for f in rep["faults"]}
     return {
         "title": f"hinge report — {r['exercise'].replace('_', ' ')}, {info.recorded_at[:10] or 'date unknown'}",
         "meta": [
@@ -107,8 +98,8 @@ def summary(aset: AnalysedSet) -> dict[str, Any]:
             ("neutral posture", f"standing {cal['neutral_start_s']:.1f}–{cal['neutral_end_s']:.1f} s"),
             ("calibration", cal["quality"]),
         ],
-        "totals": f"{n} rep{'s' if n != 1 else ''}; " + (", ".join(totals) if totals else "no faults"),
-        "cues": sorted({cue(k) for k in counts}),
+        "totals": fault_totals(r),
+        "cues": sorted({cue(k) for k in kinds}),
         "warnings": list(r["warnings"]),
     }
 

@@ -179,12 +179,32 @@ def rep_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def write_table(df: pd.DataFrame, path: str | Path, option: str = "--table") -> None:
-    """Write a rep table as Parquet (.parquet) or CSV (.csv)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
+def fault_totals(result: dict[str, Any]) -> str:
+    """'10 reps; trunk behind vertical ×10 (fault 10), lumbar rounding ×1 (caution 1)' or '…; no faults'."""
+    counts: dict[str, dict[str, int]] = {}
+    for rep in result["reps"]:
+        for f in rep["faults"]:
+            by_severity = counts.setdefault(f["kind"], {})
+            by_severity[f["severity"]] = by_severity.get(f["severity"], 0) + 1
+    totals = [
+        f"{kind.replace('_', ' ')} ×{sum(c.values())} (" + ", ".join(f"{s} {n}" for s, n in sorted(c.items())) + ")"
+        for kind, c in counts.items()
+    ]
+    n = len(result["reps"])
+    return f"{n} rep{'s' if n != 1 else ''}; " + (", ".join(totals) if totals else "no faults")
+
+
+def check_table_path(path: str | Path, option: str = "--table") -> str:
+    """'.parquet' or '.csv', the table format named by the file's suffix."""
+    suffix = Path(path).suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise UserError(f"{option} {path}: expected a file name ending in .parquet or .csv")
+    return suffix
+
+
+def write_table(df: pd.DataFrame, path: str | Path, option: str = "--table") -> None:
+    """Write a rep table as Parquet (.parquet) or CSV (.csv)."""
+    suffix = check_table_path(path, option)
     try:
         if suffix == ".parquet":
             df.to_parquet(path, index=False)

@@ -9,12 +9,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from analysis.faults import FAULTS, FaultLimits, cue
+from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings, analyze
 from analysis.report import format_report
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
-from hinge.sets import analyse_file, parse_date, rep_rows, rep_table, write_table
+from hinge.sets import analyse_file, check_table_path, fault_totals, parse_date, rep_rows, rep_table, write_table
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
 EXERCISES = ("deadlift", "swing", "good_morning", "unknown")
@@ -162,7 +162,7 @@ def run_batch(args) -> int:
     sets = [o.aset for o in outcomes if o.aset is not None]
     if not args.table:
         for s in sets:
-            print(f"{s.info.file}: " + format_report(s.result).splitlines()[-1 - _cue_lines(s.result)])
+            print(f"{s.info.file}: {fault_totals(s.result)}")
     rows = [row for s in sets for row in rep_rows(s.info, s.reps)]
     if args.table:
         write_table(rep_table(rows), args.table)
@@ -174,13 +174,3 @@ def run_batch(args) -> int:
     )
     store(args, sets)
     return 1 if failed else 0
-
-
-def _cue_lines(result: dict) -> int:
-    """Lines after the totals line in format_report: cues and warnings."""
-    return len({cue(k) for k in result["summary"]["faults"]}) + len(result["warnings"])
-
-
-def check_table_path(path: str) -> None:
-    if not path.lower().endswith((".parquet", ".csv")):
-        raise UserError(f"--table {path}: expected a file name ending in .parquet or .csv")
