@@ -17,12 +17,13 @@ was stored; both ISO 8601 UTC, and the caller passes ``analysed_at`` in (no cloc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,20 +162,30 @@ class History:
 
     # -- writing ----------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _sqlite_errors(self, doing: str) -> Iterator[None]:
+        """sqlite3 errors after opening (read-only file, disk full, locked past the timeout) as one line."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise UserError(f"history database {self.path}: cannot {doing}: {exc}") from None
+
     def save(self, sets: Iterable[AnalysedSet], *, analysed_at: str) -> int:
         """Insert or replace sets (by content hash) with their reps and faults, all in one transaction.
         Returns the number of sets written."""
         con = self._con
         n = 0
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            for s in sets:
-                self._save_one(s, analysed_at)
-                n += 1
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self._sqlite_errors("store the sets"):
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for s in sets:
+                    self._save_one(s, analysed_at)
+                    n += 1
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
         return n
 
     def _save_one(self, s: AnalysedSet, analysed_at: str) -> None:
@@ -231,6 +242,10 @@ class History:
     def sets(self, *, athlete: str | None = None, exercise: str | None = None) -> pd.DataFrame:
         """One row per set, oldest first: id, recorded_at, athlete, exercise, n_reps, faults (count), file,
         content_hash, analysed_at, hinge_version, settings (JSON text)."""
+        with self._sqlite_errors("read the sets"):
+            return self._sets(athlete, exercise)
+
+    def _sets(self, athlete: str | None, exercise: str | None) -> pd.DataFrame:
         where, params = self._where(athlete, exercise)
         q = f"""
             SELECT s.id, s.recorded_at, s.athlete, s.exercise, s.n_reps,
@@ -241,6 +256,10 @@ class History:
 
     def rep_table(self, *, athlete: str | None = None, exercise: str | None = None) -> pd.DataFrame:
         """Every rep of the matching sets as the batch table (hinge.sets.REP_TABLE_COLUMNS), sets oldest first."""
+        with self._sqlite_errors("read the reps"):
+            return self._rep_table(athlete, exercise)
+
+    def _rep_table(self, athlete: str | None, exercise: str | None) -> pd.DataFrame:
         where, params = self._where(athlete, exercise)
         sets = self._con.execute(
             f"SELECT id, file, content_hash, athlete, exercise, recorded_at FROM sets s {where} "

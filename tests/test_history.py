@@ -154,6 +154,25 @@ def test_unusable_database_is_one_line_and_left_untouched(kind, set_csv, tmp_pat
     assert path.read_bytes() == before
 
 
+def test_database_locked_past_the_timeout_is_one_line(set_csv, tmp_path, monkeypatch, capsys):
+    import hinge.history
+
+    path = tmp_path / "h.sqlite"
+    with History(path):
+        pass
+    monkeypatch.setattr(hinge.history, "BUSY_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer that does not let go
+    try:
+        capsys.readouterr()
+        assert main(["analyze", str(set_csv), "--db", str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(path) in err[0] and "locked" in err[0], err
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 WRITER = textwrap.dedent(
     """
     import sys, time
