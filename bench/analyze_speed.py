@@ -93,7 +93,7 @@ def main() -> None:
     # a fresh process, as a user runs it
     t1 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "hinge", "analyze", str(path), "--json", "--out", str(d / "out.json")],
+        [sys.executable, "-m", "hinge", "analyze", str(path), "--json", "--out", str(d / "out.json"), "--no-history"],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -18,7 +18,7 @@ from hinge import __version__
 from hinge.errors import UserError
 from sensing.errors import InputError
 
-COMMANDS = ("demo", "analyze", "simulate", "scan", "record", "live", "replay", "export")
+COMMANDS = ("demo", "analyze", "report", "history", "simulate", "scan", "record", "live", "replay", "export")
 
 
 def _load(name: str):

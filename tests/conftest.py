@@ -1,15 +1,23 @@
-"""Shared test setup and helpers: no display (Qt offscreen), simulated sets cached per process, a virtual
-clock, and the recordings the runner and window tests share."""
+"""Shared test setup and helpers: no display (Qt offscreen), a temporary user data folder, simulated sets
+cached per process, a virtual clock, and the recordings the runner and window tests share."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import heapq
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# commands store sets in the history database in the user's data folder: never the real one in tests
+_DATA_HOME = tempfile.mkdtemp(prefix="hinge-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)  # plain processes importing the tests
 
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from analysis.tracker import Tracker  # noqa: E402
 from sensing.profiles import load  # noqa: E402
@@ -19,6 +27,20 @@ from sensing.simulator import SimConfig, simulate_set  # noqa: E402
 from sensing.stream import decode_packets, streams_from_header  # noqa: E402
 
 _CACHE: dict[str, object] = {}
+TEST_NOW = "2030-01-01T00:00:00Z"
+"""The clock of the commands that store sets (history's analysed_at): injected, never the wall clock."""
+
+
+@pytest.fixture(autouse=True)
+def _history_clock(monkeypatch):
+    import hinge.history
+
+    monkeypatch.setattr(hinge.history, "utc_now", lambda: TEST_NOW)
+
+
+def pytest_unconfigure(config) -> None:
+    """pytest-xdist workers may end without running atexit handlers."""
+    shutil.rmtree(_DATA_HOME, ignore_errors=True)
 
 
 def simulated(cfg: SimConfig):

@@ -83,7 +83,14 @@ def parse_limits(items: list[str]) -> FaultLimits:
 
 
 def settings_from_args(args) -> Settings:
-    return Settings(limits=parse_limits(args.limit))
+    """Analysis settings from --limit (and --online where the command has it)."""
+    return Settings(limits=parse_limits(args.limit), offline=not getattr(args, "online", False))
+
+
+def add_set_arguments(p) -> None:
+    """--athlete / --date: what the file may not say about the set."""
+    p.add_argument("--athlete", default="", help="athlete's name or id, stored with the set")
+    p.add_argument("--date", help="when the set was done, ISO 8601 UTC (default: the recording's start time)")
 
 
 def check_duration(args) -> None:

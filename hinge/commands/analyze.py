@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from analysis.pipeline import Settings, analyze
+from analysis.pipeline import analyze
 from analysis.report import format_report
-from hinge.commands._shared import EXERCISES, add_limit_argument, parse_limits
-from hinge.inputs import exercise_of, load_samples
+from hinge.commands._shared import EXERCISES, add_limit_argument, add_set_arguments, settings_from_args
+from hinge.errors import UserError
+from hinge.history import add_history_arguments, store
+from hinge.sets import analyse_file, check_table_path, fault_totals, parse_date, rep_rows, rep_table, write_table
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
 PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a process pool costs more than it saves
 
 
 def add_arguments(p) -> None:
-    p.add_argument("input", help="CSV interchange file or hinge recording (.jsonl / .jsonl.gz)")
+    p.add_argument(
+        "input",
+        nargs="+",
+        help="CSV interchange file or hinge recording (.jsonl / .jsonl.gz); for a batch: several files, folders "
+        "or glob patterns",
+    )
     p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
-    p.add_argument("--json", action="store_true", help="print the analyzer JSON instead of the table")
-    p.add_argument("--out", help="also write the analyzer JSON to this file")
+    p.add_argument("--json", action="store_true", help="print the analyzer JSON instead of the table (one input)")
+    p.add_argument("--out", help="also write the analyzer JSON to this file (one input)")
     add_limit_argument(p)
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
+    add_set_arguments(p)
+    b = p.add_argument_group("batch (several inputs, a folder or a pattern)")
+    b.add_argument("--table", metavar="OUT", help="write every rep of every set to this .parquet or .csv file")
+    b.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: all cores)")
+    b.add_argument("--dask", metavar="ADDRESS", help="run on this Dask scheduler (e.g. tcp://host:8786) instead")
+    add_history_arguments(p)
 
 
 def analyze_samples(samples, **kw):
@@ -55,17 +69,69 @@ def _run_job(arg):
 
 
 def run(args) -> int:
-    exercise = args.exercise or exercise_of(args.input) or "unknown"
-    samples = load_samples(args.input)
-    settings = Settings(limits=parse_limits(args.limit), offline=not args.online)
-    result = analyze_samples(samples, exercise=exercise, settings=settings).to_json(str(args.input))
+    batch = (
+        args.table or args.dask or len(args.input) > 1 or any(Path(i).is_dir() or glob.has_magic(i) for i in args.input)
+    )
+    if batch:
+        return run_batch(args)
+    (path,) = args.input
+    date = parse_date(args.date) if args.date else ""
+    aset = analyse_file(
+        path, settings_from_args(args), exercise=args.exercise, athlete=args.athlete, date=date, analyse=analyze_samples
+    )
+    result = aset.result
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
     else:
-        print(format_report(result, title=f"hinge analyze {args.input}"))
+        print(format_report(result, title=f"hinge analyze {path}"))
     for w in result["warnings"]:
         print(f"hinge analyze: warning: {w}", file=sys.stderr)
+    store(args, [aset])
     return 0
+
+
+def run_batch(args) -> int:
+    """Many files on a process pool or a Dask cluster: a progress bar, one line per failed file, the rep
+    table; 1 when some file failed."""
+    from hinge import batch
+
+    if args.json or args.out:
+        raise UserError("--json and --out take one input; use --table for a batch")
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: expected a number of processes ≥ 1")
+    if args.table:
+        check_table_path(args.table)
+    date = parse_date(args.date) if args.date else ""
+    settings = settings_from_args(args)
+    files = batch.expand_inputs(args.input)
+    jobs = [batch.Job(f, settings, args.exercise, args.athlete, date) for f in files]
+    bar = batch.progress(len(jobs))
+
+    def done(outcome) -> None:
+        bar.update(1)
+        if outcome.error:
+            bar.write(f"hinge analyze: error: {outcome.error}", file=sys.stderr)
+
+    with bar:
+        if args.dask:
+            outcomes = batch.run_dask(jobs, args.dask, done)
+        else:
+            outcomes = batch.run_local(jobs, args.jobs or batch.default_jobs(), done)
+    sets = [o.aset for o in outcomes if o.aset is not None]
+    if not args.table:
+        for s in sets:
+            print(f"{s.info.file}: {fault_totals(s.result)}")
+    rows = [row for s in sets for row in rep_rows(s.info, s.reps)]
+    if args.table:
+        write_table(rep_table(rows), args.table)
+    failed = len(outcomes) - len(sets)
+    print(
+        f"analysed {len(sets)} of {len(outcomes)} sets, {len(rows)} reps"
+        + (f"; {failed} failed" if failed else "")
+        + (f"; table: {args.table}" if args.table else "")
+    )
+    store(args, sets)
+    return 1 if failed else 0

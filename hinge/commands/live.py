@@ -13,6 +13,7 @@ from hinge.commands._shared import (
     recording_path,
     settings_from_args,
 )
+from hinge.history import add_history_arguments, store_recording
 from sensing.profiles import DEFAULT_PROFILE
 
 HELP = "stream two sensors live: angles, reps and cues in a window (records the set too)"
@@ -33,6 +34,7 @@ def add_arguments(p) -> None:
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
     add_view_arguments(p)
+    add_history_arguments(p, athlete=True)
 
 
 def run(args) -> int:
@@ -46,4 +48,8 @@ def run(args) -> int:
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)
-    return present(session, args, title=f"hinge live · {args.exercise}")
+    settings = settings_from_args(args)
+    rc = present(session, args, title=f"hinge live · {args.exercise}")
+    if rc == 0 and out is not None and out.exists():
+        store_recording(args, out, settings)
+    return rc

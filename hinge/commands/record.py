@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analysis.pipeline import Settings
 from hinge import __version__
 from hinge.commands._shared import EXERCISES, add_fault_argument, default_path, parse_faults, record_headless
 from hinge.errors import UserError
+from hinge.history import add_history_arguments, store_recording
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
 from sensing.simsource import simulated_packets
@@ -31,12 +33,21 @@ def add_arguments(p) -> None:
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_history_arguments(p, athlete=True)
 
 
 def run(args) -> int:
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
     if args.simulate:
-        return _record_simulated(args, out)
+        rc = _record_simulated(args, out)
+    else:
+        rc = _record_sensors(args, out)
+    if rc == 0 and out.exists():
+        store_recording(args, out, Settings())
+    return rc
+
+
+def _record_sensors(args, out: Path) -> int:
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
     if not args.out:
