@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analysis.pipeline import Settings
 from hinge.commands.analyze import add_limit_argument
+from hinge.commands.scan import add_adapter_argument
 from hinge.errors import UserError
 from hinge.runner import DEFAULT_PROFILE, BleFeed, EmulatedFeed, Session, has_display, simulated_set
 
@@ -45,6 +46,7 @@ def add_arguments(p) -> None:
         action="store_true",
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
+    add_adapter_argument(p)
     add_view_arguments(p)
 
 
@@ -122,6 +124,7 @@ def make_source(args):
         from sensing.profiles import load
 
         return EmulatedFeed(sim, load(args.profile))
+    adapter = getattr(args, "adapter", None)
     missing = [name for name in ("sacrum", "thoracic") if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
@@ -130,10 +133,12 @@ def make_source(args):
         from sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
-        chosen = choose_placements(asyncio.run(scan(5.0)), say=lambda text: print(text, file=sys.stderr))
-        return BleFeed([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()])
+        chosen = choose_placements(asyncio.run(scan(5.0, adapter=adapter)),
+                                   say=lambda text: print(text, file=sys.stderr))
+        return BleFeed([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter)
     return BleFeed(
-        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in ("sacrum", "thoracic")]
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in ("sacrum", "thoracic")],
+        adapter=adapter,
     )
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from hinge import __version__
+from hinge.commands.scan import add_adapter_argument
 from hinge.errors import UserError
 from sensing.profiles import load as load_profile
 from sensing.recording import Recorder, SensorInfo
@@ -31,6 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--fault", action="append", default=[], metavar="KIND=DEG", help="--simulate: inject a fault")
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
+    add_adapter_argument(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
 
 

@@ -16,11 +16,18 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to listen (default 5)")
     p.add_argument("--profile", action="append", help="only these profiles (default: all)")
     p.add_argument("--emulated", action="store_true", help="scan two emulated sensors on the emulated BLE link")
+    add_adapter_argument(p)
+
+
+def add_adapter_argument(p) -> None:
+    """`--adapter hciN` (scan, record, live): passed to bleak as the BlueZ adapter."""
+    p.add_argument("--adapter", metavar="hciN",
+                   help="Bluetooth adapter to use, e.g. hci1 (Linux/BlueZ; default: the system's default adapter)")
 
 
 async def _scan(args):
     if not args.emulated:
-        return await scan(args.timeout, profiles=args.profile)
+        return await scan(args.timeout, profiles=args.profile, adapter=getattr(args, "adapter", None))
     from sensing.emulated import EmulatedRadio, SensorSpec
 
     async with EmulatedRadio() as radio:
