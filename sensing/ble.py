@@ -14,6 +14,10 @@ callback) or for data silence longer than `silence_timeout_s` (real stacks notic
 after the supervision timeout, seconds later), then reconnects with exponential backoff; the other
 sensor keeps streaming. Connect / disconnect / battery events go to `on_event` (the recorder writes
 them) and to `BleSource.events`.
+
+Linux: bleak's BlueZ backend. `adapter` ('hci0', ...) selects the Bluetooth adapter for scans and
+connections (bleak's `bluez={"adapter": ...}`); the ATT MTU is asked for after connecting (BlueZ
+reports it only through bleak's private `_acquire_mtu`). Tested against BlueZoo (`tests/bluez`).
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ and a tick that changes every `--tick` s, so a scanner that only reports changed
 seeing the sensor; no manufacturer data) and `GattManager1.RegisterApplication`. Notifications
 are `PropertiesChanged` of the characteristic's `Value`; `AcquireWrite` / `AcquireNotify` hand
 out a socket and the ATT MTU (`--mtu`), which is how bleak's BlueZ backend learns the MTU.
+BlueZoo calls `Confirm()` after relaying each value; `--window N` keeps at most N notifications
+awaiting it (flow control: dbus-fast drops its connection when a flooded socket would block).
 
 Link loss: when the central's device on our adapter reports `Connected` false the stream stops
 and the GATT application is registered again, as a firmware that restarts its GATT server after a
@@ -173,7 +175,7 @@ class GattCharacteristic(ServiceInterface):
 
     @method()
     def Confirm(self):  # noqa: N802 - BlueZoo confirms every value it relays
-        pass
+        self._p.confirmed()
 
     @method()
     def AcquireWrite(self, options: Options) -> FdMtu:  # noqa: N802
@@ -190,8 +192,13 @@ class GattCharacteristic(ServiceInterface):
 class Peripheral:
     """One emulated sensor on one BlueZ adapter (`run()` until `stop()`)."""
 
-    def __init__(self, spec: SensorSpec, adapter: str, *, mtu: int = DEFAULT_MTU, tick_s: float = 1.0) -> None:
+    def __init__(self, spec: SensorSpec, adapter: str, *, mtu: int = DEFAULT_MTU, tick_s: float = 1.0,
+                 speed: float = 1.0, window: int = 0) -> None:
         self.spec = spec
+        self.speed = speed
+        self.window = window
+        self._unconfirmed = 0
+        self._confirm = asyncio.Event()
         self.adapter_path = f"/org/bluez/{adapter}"
         self.mtu = mtu
         self.tick_s = tick_s
@@ -219,12 +226,30 @@ class Peripheral:
     def write(self, value: bytes) -> None:
         reply = self.fw.write(value)
         if reply is not None and self._data is not None:
-            self._data.notify(reply)
+            self._notify(reply)
         self._wake.set()
+
+    def _notify(self, value: bytes) -> None:
+        assert self._data is not None
+        self._data.notify(value)
+        self._unconfirmed += 1
+
+    def confirmed(self) -> None:
+        self._unconfirmed = max(0, self._unconfirmed - 1)
+        self._confirm.set()
+
+    async def _window_open(self) -> None:
+        """With a window, wait until fewer than `window` notifications await their Confirm (the
+        flow control a BLE controller's buffers give; without it a fast stream floods the bus)."""
+        while self.window and self._unconfirmed >= self.window and self.fw.active:
+            self._confirm.clear()
+            await self._confirm.wait()
 
     def subscribe(self, on: bool) -> None:
         self.subscriptions += on
         self.fw.subscribe(on)
+        self._unconfirmed = 0
+        self._confirm.set()
         self._wake.set()
 
     def socket_fd(self) -> int:
@@ -293,6 +318,8 @@ class Peripheral:
             return
         self.links_lost += 1
         self.fw.link_lost()
+        self._unconfirmed = 0
+        self._confirm.set()
         self._wake.set()
         if self._reregister is None or self._reregister.done():
             self._reregister = asyncio.get_running_loop().create_task(self._fresh_gatt())
@@ -352,7 +379,8 @@ class Peripheral:
             self._advert.set_service_data(uuid, bytes([n]))
 
     async def _stream(self) -> None:
-        """Paced in real time from the first packet of each streaming run (absolute deadlines)."""
+        """Paced from the first packet of each streaming run (absolute deadlines): device time runs
+        `speed` times real time."""
         loop = asyncio.get_running_loop()
         fw = self.fw
         while True:
@@ -362,14 +390,14 @@ class Peripheral:
                 continue
             origin, k0 = loop.time(), fw.packets_sent
             while fw.active:
-                delay = origin + (fw.packets_sent - k0 + 1) * fw.tick_s - loop.time()
+                delay = origin + (fw.packets_sent - k0 + 1) * fw.tick_s / self.speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                await self._window_open()
                 if not fw.active:
                     break
-                assert self._data is not None
                 for p in fw.next_payloads():
-                    self._data.notify(p)
+                    self._notify(p)
 
 
 async def bluezoo_adapter(adapter_id: int, address: str, *, remove: bool = False) -> None:
@@ -395,7 +423,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         created = int(args.bluezoo_adapter[0])
         await bluezoo_adapter(created, args.bluezoo_adapter[1])
         adapter = f"hci{created}"
-    peripheral = Peripheral(spec, adapter, mtu=args.mtu, tick_s=args.tick)
+    peripheral = Peripheral(spec, adapter, mtu=args.mtu, tick_s=args.tick, speed=args.speed, window=args.window)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, peripheral.stop)
@@ -422,12 +450,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", help="advertised name (default: from the profile's name pattern)")
     ap.add_argument("--rate", type=float, help="rate before the central sets one (default: the lowest supported)")
     ap.add_argument("--mtu", type=int, default=DEFAULT_MTU, help=f"ATT MTU reported (default {DEFAULT_MTU})")
+    ap.add_argument("--speed", type=float, default=1.0, help="device time per real second (default 1: real time)")
+    ap.add_argument("--window", type=int, default=0,
+                    help="at most this many notifications awaiting Confirm() (BlueZoo confirms each; 0: no limit)")
     ap.add_argument("--tick", type=float, default=1.0, help="seconds between advert changes (default 1)")
     ap.add_argument("--bluezoo-adapter", nargs=2, metavar=("ID", "ADDRESS"),
                     help="create adapter hciID with this address in BlueZoo first (and remove it on exit)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+    if not args.speed > 0:
+        print(f"error: --speed {args.speed:g}: expected a positive factor", file=sys.stderr)
+        return 2
     try:
         counters = asyncio.run(_main(args))
     except InputError as exc:

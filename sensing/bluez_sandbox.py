@@ -34,6 +34,9 @@ BLUEZOO_VERSION = "1.0.2"
 CENTRAL = "hci0"
 """The adapter the app's central uses in the sandbox (`--adapter hci0`)."""
 START_TIMEOUT_S = 30.0
+CONFIRM_WINDOW = 16
+"""Notifications a sandbox sensor may have awaiting BlueZoo's Confirm() (flow control, so a fast
+stream cannot flood the bus)."""
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -196,10 +199,11 @@ class BluezSandbox:
                 raise InputError("BlueZoo sandbox: out of adapter ids (255)")
             address = f"C0:DE:00:00:{n // 256:02X}:{n % 256:02X}"
             cmd = [sys.executable, "-m", "sensing.bluez_peripheral", "--profile", profile,
-                   "--bluezoo-adapter", str(n), address, *(["--name", name] if name else []), *(extra or [])]
+                   "--bluezoo-adapter", str(n), address, "--window", str(CONFIRM_WINDOW),
+                   *(["--name", name] if name else []), *(extra or [])]
             log = Path(self._dir.name) / f"sensor-hci{n}.log"
             with open(log, "w") as err:
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, preexec_fn=_die_with_parent,
                                         env={**os.environ, "PYTHONPATH": _project_root()})
             sensor = SandboxSensor(profile, name or "", address, f"hci{n}", proc)
             self.sensors.append(sensor)
@@ -236,7 +240,8 @@ class BluezSandbox:
 
     def _spawn(self, cmd: list[str], log: Path) -> subprocess.Popen:
         with open(log, "w") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                                    preexec_fn=_die_with_parent)
         self._procs.append(proc)
         return proc
 
@@ -248,6 +253,15 @@ class BluezSandbox:
             if time.monotonic() > deadline:
                 raise InputError(f"{what}: not up within {START_TIMEOUT_S:g} s")
             time.sleep(0.05)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (Linux prctl
+    PR_SET_PDEATHSIG), so a killed test run or bench leaves no bus or BlueZoo behind."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _terminate(proc: subprocess.Popen) -> None:

@@ -38,7 +38,7 @@ GUARD_S = 30.0
 PROFILES = ["hinge-ref", "witmotion-bwt901ble", "nordic-thingy52", "movella-dot", "movesense"]
 
 
-def test_rate(profile: Profile) -> float:
+def rate_for(profile: Profile) -> float:
     """200 Hz (or the nearest above) where the profile allows, else 100 Hz, else its fastest rate."""
     rates = sorted(profile.supported_hz)
     for lo in (200, 100):
@@ -46,9 +46,6 @@ def test_rate(profile: Profile) -> float:
         if above:
             return above[0]
     return rates[-1]
-
-
-test_rate.__test__ = False  # a helper, not a test
 
 
 def settings(**kw) -> dict:
@@ -136,11 +133,20 @@ def test_hinge_scan_lists_both_sensors_on_the_given_adapter(bluez, capsys):
     assert "'hci77' not found" in err and "\n" not in err
 
 
+@pytest.mark.parametrize("command", ["live", "record"])
+def test_live_and_record_pass_the_adapter_to_bleak(bluez, tmp_path, capsys, command):
+    extra = ["--no-record", "--terminal"] if command == "live" else ["--out", str(tmp_path / "x.jsonl")]
+    assert main([command, "--adapter", "hci77", "--sacrum", "C0:DE:00:00:00:F0", "--thoracic", "C0:DE:00:00:00:F1",
+                 "--duration", "5", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"hinge {command}: error: sacrum: could not connect") and "'hci77' not found" in err
+
+
 # -- streaming each profile's GATT layout and packets ----------------------------------------------------
 @pytest.mark.parametrize("name", PROFILES)
 async def test_each_profile_streams_through_bluez_with_zero_loss(bluez, name):
     profile = load(name)
-    rate = test_rate(profile)
+    rate = rate_for(profile)
     (sensor,) = bluez.add_sensors([(name, None)])
     payloads, src = await stream([SensorTarget("sacrum", sensor.address, profile, rate)], 2.0)
     counters = bluez.stop_sensor(sensor)
@@ -152,8 +158,8 @@ async def test_each_profile_streams_through_bluez_with_zero_loss(bluez, name):
     assert counters["subscriptions"] == 1
     if profile.commands("stop", rate):
         assert counters["commands"][-1] == profile.commands("stop", rate)[-1].data.hex()
-    assert [e.event for e in src.events] == ["connected", "battery", "disconnected"] if profile.battery.kind == "gatt" \
-        else ["connected", "disconnected"]
+    battery = ["battery"] if profile.battery.kind == "gatt" else []  # read from the GATT battery characteristic
+    assert [e.event for e in src.events] == ["connected", *battery, "disconnected"]
 
 
 async def test_small_mtu_is_read_from_the_peripheral_and_reported(bluez, caplog):
@@ -167,7 +173,7 @@ async def test_small_mtu_is_read_from_the_peripheral_and_reported(bluez, caplog)
 def test_hinge_record_two_sensors_for_10_s(bluez, tmp_path, capsys):
     name = "hinge-ref"
     profile = load(name)
-    rate = test_rate(profile)
+    rate = rate_for(profile)
     a, b = bluez.add_sensors([(name, None), (name, None)])
     out = tmp_path / "set.jsonl"
     assert main(["record", "--adapter", CENTRAL, "--sacrum", a.address, "--thoracic", b.address, "--profile", name,
