@@ -177,7 +177,7 @@ def test_hinge_record_two_sensors_for_10_s(bluez, tmp_path, capsys):
     a, b = bluez.add_sensors([(name, None), (name, None)])
     out = tmp_path / "set.jsonl"
     assert main(["record", "--adapter", CENTRAL, "--sacrum", a.address, "--thoracic", b.address, "--profile", name,
-                 "--rate", f"{rate:g}", "--duration", "13", "--out", str(out)]) == 0, capsys.readouterr().err
+                 "--rate", f"{rate:g}", "--duration", "14", "--out", str(out)]) == 0, capsys.readouterr().err
     sent = {"sacrum": bluez.stop_sensor(a), "thoracic": bluez.stop_sensor(b)}
 
     rec = read_recording(out)
