@@ -73,8 +73,9 @@ def run(args) -> int:
         print(format_found(found) if found else "no matching sensors found (are they on and advertising?)")
         same = [f for f in found if f.profile == found[0].profile] if found else []
         if len(same) >= 2:
+            adapter = getattr(args, "adapter", None)
             print(
                 f"\nrecord with: hinge record --sacrum {same[0].address} --thoracic {same[1].address}"
-                f" --profile {same[0].profile}"
+                f" --profile {same[0].profile}" + (f" --adapter {adapter}" if adapter else "")
             )
     return 0

@@ -121,9 +121,13 @@ async def bluez_call(path: str, interface: str, member: str, signature: str = ""
 
 # -- scan -------------------------------------------------------------------------------------------
 def test_hinge_scan_lists_both_sensors_on_the_given_adapter(bluez, capsys):
-    a, b = bluez.add_sensors([("hinge-ref", "hinge-sacrum"), ("witmotion-bwt901ble", "WT901-thor")])
+    a, b, c = bluez.add_sensors([("hinge-ref", "hinge-sacrum"), ("witmotion-bwt901ble", "WT901-thor"),
+                                 ("hinge-ref", "hinge-thor")])
     assert main(["scan", "--adapter", CENTRAL, "--timeout", "3"]) == 0
-    rows = {ln.split()[1]: ln.split() for ln in capsys.readouterr().out.splitlines()[1:] if ":" in ln}
+    out = capsys.readouterr().out
+    rows = {ln.split()[1]: ln.split() for ln in out.splitlines()[1:] if ":" in ln and not ln.startswith("record")}
+    assert f"--adapter {CENTRAL}" in out.splitlines()[-1]  # the suggested record command keeps the adapter
+    assert rows[c.address][3] == "hinge-ref"
     assert rows[a.address][0] == "hinge-sacrum" and rows[a.address][3] == "hinge-ref"
     assert rows[b.address][0] == "WT901-thor" and rows[b.address][3] == "witmotion-bwt901ble"
     assert rows[a.address][4] == "87%"  # battery level from the advert's service data
