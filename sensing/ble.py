@@ -14,6 +14,10 @@ callback) or for data silence longer than `silence_timeout_s` (real stacks notic
 after the supervision timeout, seconds later), then reconnects with exponential backoff; the other
 sensor keeps streaming. Connect / disconnect / battery events go to `on_event` (the recorder writes
 them) and to `BleSource.events`.
+
+Linux: bleak's BlueZ backend. `adapter` ('hci0', ...) selects the Bluetooth adapter for scans and
+connections (bleak's `bluez={"adapter": ...}`); the ATT MTU is asked for after connecting (BlueZ
+reports it only through bleak's private `_acquire_mtu`). Tested against BlueZoo (`tests/bluez`).
 """
 
 from __future__ import annotations
@@ -84,13 +88,34 @@ def _match(profiles: Sequence[Profile], name: str | None, uuids: Iterable[str]) 
     return None
 
 
+def adapter_kwargs(adapter: str | None) -> dict[str, Any]:
+    """bleak's keyword arguments selecting a Bluetooth adapter (Linux/BlueZ: 'hci0', 'hci1', ...;
+    None: the system's default adapter). Other backends ignore them."""
+    return {} if adapter is None else {"bluez": {"adapter": adapter}}
+
+
+def _describe_stack_error(adapter: str | None, exc: BaseException) -> str:
+    """One line for a failure of the Bluetooth stack itself (no D-Bus / BlueZ, unknown adapter)."""
+    text = describe_error(exc)
+    if isinstance(exc, OSError):  # bleak's BlueZ backend could not open the system D-Bus
+        return f"cannot reach BlueZ on the system D-Bus ({text}; is bluetoothd running?)"
+    if "org.freedesktop.DBus.Error.ServiceUnknown" in text:
+        return "BlueZ (org.bluez) is not running on the system D-Bus (start bluetoothd)"
+    if adapter is not None and "not found" in text and adapter in text:
+        return f"Bluetooth adapter {adapter!r} not found (`ls /sys/class/bluetooth` lists the adapters)"
+    return text
+
+
 async def scan(timeout: float = 5.0, backend: type | None = None, *,
-               profiles: Sequence[str | Profile] | None = None, stop_after: int | None = None) -> list[Found]:
+               profiles: Sequence[str | Profile] | None = None, stop_after: int | None = None,
+               adapter: str | None = None) -> list[Found]:
     """Scan for `timeout` s (or until `stop_after` matching sensors were seen) and return the
     devices matching a profile, strongest signal first. Devices matching no profile are ignored.
 
     profiles: stems or `Profile`s to match against (default: all shipped profiles).
     backend: a bleak scanner backend class (default: bleak's platform backend).
+    adapter: Bluetooth adapter to scan with (Linux: 'hci0', ...; default: the system's default).
+    An adapter that does not exist raises `InputError` naming it.
     """
     candidates = [resolve_profile(p) for p in profiles] if profiles is not None else all_profiles()
     found: dict[str, Found] = {}
@@ -106,9 +131,12 @@ async def scan(timeout: float = 5.0, backend: type | None = None, *,
         if stop_after is not None and len(found) >= stop_after:
             enough.set()
 
-    async with BleakScanner(on_advert, backend=backend):
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(enough.wait(), timeout)
+    try:
+        async with BleakScanner(on_advert, backend=backend, **adapter_kwargs(adapter)):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(enough.wait(), timeout)
+    except (BleakError, OSError) as exc:
+        raise InputError(f"scan failed: {_describe_stack_error(adapter, exc)}") from exc
     return sorted(found.values(), key=lambda f: (-f.rssi, f.address))
 
 
@@ -152,6 +180,8 @@ class SensorStats:
     connects: int = 0
     drops: int = 0
     start_failures: int = 0
+    mtu: int | None = None
+    """ATT MTU of the current connection, when the backend tells (BlueZ: acquired after connecting)."""
 
 
 class StartError(InputError):
@@ -196,6 +226,7 @@ class BleSource:
     `clock` stamps packets (monotonic seconds); `RawPacket.t_host` = clock() − `t0` (default: the
     clock when entering). `backend` / `scanner_backend`: bleak client / scanner backend classes, passed
     to bleak as its own ``backend=`` (default: the platform's; `sensing.emulated` passes its radio's).
+    `adapter`: the Bluetooth adapter to use (Linux: 'hci0', ...; default: the system's default adapter).
     A `sensing.source.PacketSource`; `on_event` may also be set as an attribute before entering.
     """
 
@@ -216,6 +247,7 @@ class BleSource:
         t0: float | None = None,
         backend: type | None = None,
         scanner_backend: type | None = None,
+        adapter: str | None = None,
     ) -> None:
         _check_targets(targets)
         self._slots = [_make_slot(t) for t in targets]
@@ -230,6 +262,7 @@ class BleSource:
         self.scanner_backend = scanner_backend
         self._clock = clock
         self._t0 = t0
+        self.adapter = adapter
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
         self._closing = False
@@ -273,9 +306,10 @@ class BleSource:
                     await self._open(slot)
                 except StartError:
                     raise
-                except (BleakError, asyncio.TimeoutError, _Lost) as exc:
+                except (BleakError, OSError, asyncio.TimeoutError, _Lost) as exc:
                     raise InputError(f"{slot.placement}: could not connect to {slot.target.address} "
-                                     f"(profile {slot.profile.name}): {describe_error(exc)}") from exc
+                                     f"(profile {slot.profile.name}): "
+                                     f"{_describe_stack_error(self.adapter, exc)}") from exc
             for slot in self._slots:
                 slot.supervisor = asyncio.get_running_loop().create_task(
                     self._supervise(slot), name=f"ble supervisor {slot.placement}")
@@ -374,14 +408,15 @@ class BleSource:
         slot.lost_reason = ""
         slot.first_packet.clear()
         async with self._lock:
+            bluez = adapter_kwargs(self.adapter)
             device = await BleakScanner.find_device_by_address(target.address, timeout=self.scan_timeout_s,
-                                                               backend=self.scanner_backend)
+                                                               backend=self.scanner_backend, **bluez)
             if device is None:
                 raise _Lost(f"not found within {self.scan_timeout_s:g} s (is it on and advertising?)")
             client = await establish_connection(
                 BleakClient, device, f"{slot.placement} {target.address}",
                 disconnected_callback=lambda c: self._on_disconnect(slot, c),
-                max_attempts=self.connect_attempts, backend=self.backend,
+                max_attempts=self.connect_attempts, backend=self.backend, **bluez,
             )
         slot.client = client
         slot.stats.connects += 1
@@ -413,13 +448,23 @@ class BleSource:
                 raise StartError(msg)
 
     async def _ensure_mtu(self, slot: _Slot, client: BleakClient) -> None:
+        """Learn the ATT MTU and warn when it is below what the profile's packets need.
+
+        BlueZ's backend does not know the MTU until its private `_acquire_mtu` asks BlueZ
+        (AcquireWrite / AcquireNotify); until then `mtu_size` warns and answers 23. So on BlueZ ask
+        first, whatever the profile needs; other backends know it from the connection.
+        """
         need = slot.profile.mtu
-        if client.mtu_size >= need:
-            return
-        acquire = getattr(client._backend, "_acquire_mtu", None)  # BlueZ: see bleak's mtu_size example
+        acquire = getattr(client._backend, "_acquire_mtu", None)  # BlueZ only; see bleak's mtu_size docs
         if acquire is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await acquire()
+            except Exception as exc:  # noqa: BLE001 - a peripheral may refuse both Acquire* calls
+                logger.warning(
+                    "%s: could not acquire the ATT MTU (%s); assuming 23", slot.placement, describe_error(exc)
+                )
+                client._backend._mtu_size = 23  # what BlueZ's backend assumes anyway, without its warning
+        slot.stats.mtu = client.mtu_size
         if client.mtu_size < need:
             logger.warning("%s: ATT MTU is %d but profile %s needs %d; packets may be truncated",
                            slot.placement, client.mtu_size, slot.profile.name, need)

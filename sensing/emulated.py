@@ -213,6 +213,87 @@ def _uuid(text: str) -> UUID:
 
 
 # --------------------------------------------------------------------------------------------------
+# What a sensor's firmware does, whatever carries it (Bumble here, BlueZ's D-Bus API in
+# `sensing.bluez_peripheral`)
+# --------------------------------------------------------------------------------------------------
+class Firmware:
+    """The command and streaming state of one emulated sensor, with no transport: commands select
+    the rate and start / stop the stream, and `next_payloads()` makes the next packet slot's bytes.
+
+    Streams when started (or subscribed, for firmware that streams on subscribe), subscribed and
+    not silenced. The sample counter and device clock pause while not streaming and carry on across
+    connections, as a real sensor's do. Counters (`packets_sent`, `garbage_sent`, `commands`) are
+    ground truth for tests.
+    """
+
+    def __init__(self, spec: SensorSpec, *, seed: int = 0) -> None:
+        self.spec = spec
+        self.rate_hz = float(spec.rate_hz)
+        self.refuse_start = False
+        self.garbage_every: int | None = None
+        self.streaming = False
+        self.subscribed = False
+        self.silent = False
+        self.packets_sent = 0
+        self.garbage_sent = 0
+        self.commands: list[bytes] = []
+        self._rng = np.random.default_rng(seed)
+        self._k = 0  # next packet slot
+        self._t_dev = 0.0  # device time (s) of the next packet's first sample
+
+    @property
+    def active(self) -> bool:
+        """Packets are due: streaming, subscribed and not silenced."""
+        return self.streaming and self.subscribed and not self.silent
+
+    @property
+    def tick_s(self) -> float:
+        """Device time between two packet slots (s)."""
+        return self.spec.packets.samples_per_packet / self.rate_hz
+
+    def subscribe(self, on: bool) -> None:
+        self.subscribed = on
+        if on and self.spec.streams_on_subscribe:
+            self.streaming = True
+        if not on:
+            self.streaming = False
+
+    def link_lost(self) -> None:
+        """The connection ended: no subscription, no stream, no stall."""
+        self.subscribed = self.streaming = self.silent = False
+
+    def write(self, value: bytes) -> bytes | None:
+        """A command written to the sensor; returns the reply to notify on the data characteristic
+        (None: no reply, or not subscribed)."""
+        value = bytes(value)
+        self.commands.append(value)
+        action = self.spec.commands.get(value)
+        if action is None:
+            return None
+        if action.rate_hz is not None:
+            self.rate_hz = float(action.rate_hz)
+        if action.start is True and not self.refuse_start:
+            self.streaming = True
+        elif action.start is False:
+            self.streaming = False
+        return action.reply if self.subscribed else None
+
+    def next_payloads(self) -> list[bytes]:
+        """The next packet slot's payload(s); advances the counter and the device clock."""
+        k = self._k
+        if self.garbage_every and (k + 1) % self.garbage_every == 0:
+            self.garbage_sent += 1
+            n = int(self._rng.integers(1, 40))
+            payloads = [self._rng.integers(0, 256, n, dtype=np.uint8).tobytes()]
+        else:
+            payloads = self.spec.packets.make(k, self._t_dev, self.rate_hz)
+        self._k = k + 1
+        self._t_dev += self.tick_s
+        self.packets_sent += 1
+        return payloads
+
+
+# --------------------------------------------------------------------------------------------------
 # One emulated sensor
 # --------------------------------------------------------------------------------------------------
 class EmulatedSensor:
@@ -223,32 +304,53 @@ class EmulatedSensor:
         self.spec = spec
         self.address = address
         self.speed = speed
-        self.rate_hz = float(spec.rate_hz)
-        self.refuse_start = False
-        self.garbage_every: int | None = None
+        self.fw = Firmware(spec, seed=seed)
         self.controller = Controller(f"sensor-{address}", link=link)
         self.device = Device(name=spec.name, address=hci.Address(address))
         self.device.host = Host()
         self.device.host.controller = self.controller
-        self._rng = np.random.default_rng(seed)
-        self._k = 0  # next packet slot
-        self._t_dev = 0.0  # device time (s) of the next packet's first sample
         self._conn: Connection | None = None
-        self._subscribed = False
-        self._streaming = False
-        self._silent = False
         self._powered = False
         self._task: asyncio.Task[None] | None = None
         self._bg: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._sent_cond = asyncio.Condition()
-        # counters (ground truth for tests)
-        self.packets_sent = 0
-        self.garbage_sent = 0
-        self.connections = 0
-        self.commands: list[bytes] = []
+        self.connections = 0  # ground truth for tests, as the firmware's counters
         self._build_gatt()
         self.device.on(Device.EVENT_CONNECTION, self._on_connection)
+
+    # -- the firmware's state (settable knobs and counters) -------------------------------------------
+    @property
+    def rate_hz(self) -> float:
+        return self.fw.rate_hz
+
+    @property
+    def refuse_start(self) -> bool:
+        return self.fw.refuse_start
+
+    @refuse_start.setter
+    def refuse_start(self, value: bool) -> None:
+        self.fw.refuse_start = value
+
+    @property
+    def garbage_every(self) -> int | None:
+        return self.fw.garbage_every
+
+    @garbage_every.setter
+    def garbage_every(self, value: int | None) -> None:
+        self.fw.garbage_every = value
+
+    @property
+    def packets_sent(self) -> int:
+        return self.fw.packets_sent
+
+    @property
+    def garbage_sent(self) -> int:
+        return self.fw.garbage_sent
+
+    @property
+    def commands(self) -> list[bytes]:
+        return self.fw.commands
 
     # -- setup ---------------------------------------------------------------------------------------
     def _build_gatt(self) -> None:
@@ -323,10 +425,10 @@ class EmulatedSensor:
         """Keep the connection but stop sending data (the packet counter pauses), as a stalled
         link or firmware would; the
         stall lasts until `resume()` or until the connection ends (a reconnect cures it)."""
-        self._silent = True
+        self.fw.silent = True
 
     def resume(self) -> None:
-        self._silent = False
+        self.fw.silent = False
         self._wake.set()
 
     async def power_off(self) -> None:
@@ -358,7 +460,7 @@ class EmulatedSensor:
 
     @property
     def streaming(self) -> bool:
-        return self._streaming
+        return self.fw.streaming
 
     # -- link events ---------------------------------------------------------------------------------
     def _on_connection(self, conn: Connection) -> None:
@@ -371,83 +473,53 @@ class EmulatedSensor:
     def _on_disconnection(self, conn: Connection, reason: int) -> None:
         if self._conn is conn:
             self._conn = None
-            self._subscribed = False
-            self._streaming = False
-            self._silent = False
+            self.fw.link_lost()
         if self._powered:  # a real sensor goes back to advertising after losing its central
             task = asyncio.get_running_loop().create_task(self._advertise())
             self._bg.add(task)
             task.add_done_callback(self._bg.discard)
 
     def _on_subscription(self, bearer: Any, notify: bool, indicate: bool) -> None:
-        self._subscribed = bool(notify or indicate)
-        if self._subscribed and self.spec.streams_on_subscribe:
-            self._set_streaming(True)
-        if not self._subscribed:
-            self._set_streaming(False)
+        self.fw.subscribe(bool(notify or indicate))
+        self._wake.set()
 
     def _on_write(self, conn: Any, value: bytes) -> None:
-        value = bytes(value)
-        self.commands.append(value)
-        action = self.spec.commands.get(value)
-        if action is None:
-            logger.debug("%s: ignoring command %s", self.address, value.hex())
-            return
-        if action.rate_hz is not None:
-            self.rate_hz = float(action.rate_hz)
-        if action.start is True and not self.refuse_start:
-            self._set_streaming(True)
-        elif action.start is False:
-            self._set_streaming(False)
-        if action.reply is not None and self._subscribed:
+        reply = self.fw.write(value)
+        self._wake.set()
+        if reply is not None:
             task = asyncio.get_running_loop().create_task(
-                self.device.notify_subscriber(conn, self._data_char, action.reply))
+                self.device.notify_subscriber(conn, self._data_char, reply))
             self._bg.add(task)
             task.add_done_callback(self._bg.discard)
-
-    def _set_streaming(self, on: bool) -> None:
-        self._streaming = on
-        if on:
-            self._wake.set()
 
     # -- the data pump -------------------------------------------------------------------------------
     async def _stream(self) -> None:
         loop = asyncio.get_running_loop()
         origin: float | None = None  # host time of device time 0 for the current streaming run
         k0 = 0
+        fw = self.fw
         while True:
             conn = self._conn
-            if not (self._streaming and self._subscribed and conn is not None and not self._silent):
+            if not (fw.active and conn is not None):
                 origin = None
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            k = self._k
+            k = fw.packets_sent
             if self.speed is not None:
-                tick = self.spec.packets.samples_per_packet / self.rate_hz / self.speed
+                tick = fw.tick_s / self.speed
                 if origin is None:
                     origin, k0 = loop.time(), k
                 delay = origin + (k - k0 + 1) * tick - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                if self._conn is not conn or not self._streaming or self._silent:
+                if self._conn is not conn or not fw.active:
                     continue
-            payloads = self._payloads(k)
-            self._k = k + 1
-            self._t_dev += self.spec.packets.samples_per_packet / self.rate_hz
-            for p in payloads:
+            for p in fw.next_payloads():
                 await self.device.notify_subscriber(conn, self._data_char, p)
-            self.packets_sent += 1
             async with self._sent_cond:
                 self._sent_cond.notify_all()
             await asyncio.sleep(0)  # notify never suspends: always let the loop run between packets
-
-    def _payloads(self, k: int) -> list[bytes]:
-        if self.garbage_every and (k + 1) % self.garbage_every == 0:
-            self.garbage_sent += 1
-            n = int(self._rng.integers(1, 40))
-            return [self._rng.integers(0, 256, n, dtype=np.uint8).tobytes()]
-        return self.spec.packets.make(k, self._t_dev, self.rate_hz)
 
 
 # --------------------------------------------------------------------------------------------------

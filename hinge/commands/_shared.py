@@ -178,6 +178,7 @@ def make_source(args):
         from sensing.emulated_source import EmulatedSource
 
         return EmulatedSource(sim, load_profile(args.profile))
+    adapter = getattr(args, "adapter", None)
     missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
@@ -185,11 +186,18 @@ def make_source(args):
         from sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
-        chosen = choose_placements(asyncio.run(scan(5.0)), say=lambda text: print(text, file=sys.stderr))
-        return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()])
+        found = asyncio.run(scan(5.0, adapter=adapter))
+        chosen = choose_placements(found, say=lambda text: print(text, file=sys.stderr))
+        return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter)
     return BleSource(
-        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS]
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS], adapter=adapter
     )
+
+
+def add_adapter_argument(p) -> None:
+    """`--adapter hciN` (scan, record, live): passed to bleak as the BlueZ adapter."""
+    p.add_argument("--adapter", metavar="hciN",
+                   help="Bluetooth adapter to use, e.g. hci1 (Linux/BlueZ; default: the system's default adapter)")
 
 
 def record_headless(args, out: Path) -> int:

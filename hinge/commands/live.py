@@ -6,6 +6,7 @@ import sys
 
 from hinge.commands._shared import (
     EXERCISES,
+    add_adapter_argument,
     add_view_arguments,
     check_duration,
     make_source,
@@ -33,6 +34,7 @@ def add_arguments(p) -> None:
         action="store_true",
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
+    add_adapter_argument(p)
     add_view_arguments(p)
     add_history_arguments(p, athlete=True)
 

@@ -6,7 +6,14 @@ from pathlib import Path
 
 from analysis.pipeline import Settings
 from hinge import __version__
-from hinge.commands._shared import EXERCISES, add_fault_argument, default_path, parse_faults, record_headless
+from hinge.commands._shared import (
+    EXERCISES,
+    add_adapter_argument,
+    add_fault_argument,
+    default_path,
+    parse_faults,
+    record_headless,
+)
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store_recording
 from sensing.profiles import load as load_profile
@@ -32,6 +39,7 @@ def add_arguments(p) -> None:
     add_fault_argument(p, prefix="--simulate: ")
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
+    add_adapter_argument(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     add_history_arguments(p, athlete=True)
 

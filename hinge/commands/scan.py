@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from hinge.commands._shared import add_adapter_argument
 from hinge.ui import battery_text
 
 HELP = "list nearby sensors that match a firmware profile (name, address, RSSI, profile, battery)"
@@ -14,6 +15,7 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to listen (default 5)")
     p.add_argument("--profile", action="append", help="only these profiles (default: all)")
     p.add_argument("--emulated", action="store_true", help="scan two emulated sensors on the emulated BLE link")
+    add_adapter_argument(p)
 
 
 async def _scan(args):
@@ -21,7 +23,7 @@ async def _scan(args):
     from sensing.profiles import load as load_profile
 
     if not args.emulated:
-        return await scan(args.timeout, profiles=args.profile)
+        return await scan(args.timeout, profiles=args.profile, adapter=getattr(args, "adapter", None))
     from sensing.emulated import EmulatedRadio, SensorSpec
 
     async with EmulatedRadio() as radio:
@@ -44,8 +46,9 @@ def run(args) -> int:
         print(format_found(found) if found else "no matching sensors found (are they on and advertising?)")
         same = [f for f in found if f.profile == found[0].profile] if found else []
         if len(same) >= 2:
+            adapter = getattr(args, "adapter", None)
             print(
                 f"\nrecord with: hinge record --sacrum {same[0].address} --thoracic {same[1].address}"
-                f" --profile {same[0].profile}"
+                f" --profile {same[0].profile}" + (f" --adapter {adapter}" if adapter else "")
             )
     return 0
