@@ -178,13 +178,15 @@ class NeutralFinder:
 class AxisSettings:
     """Excursions of the thorax inclination (degrees) that inform the sagittal axes: they start above
     enter_deg, end below exit_deg and count when they reach min_peak_deg; cluster_deg groups their
-    directions, member_deg is the forward cluster's final half-width."""
+    directions, member_deg is the forward cluster's final half-width; confirm_pelvis_deg: see
+    `AxisLearner.axes`."""
 
     enter_deg: float = 15.0
     exit_deg: float = 10.0
     min_peak_deg: float = 25.0
     cluster_deg: float = 30.0
     member_deg: float = 45.0
+    confirm_pelvis_deg: float = 8.0
     max_excursions: int = 500  # the most recent kept (live memory bound)
 
 
@@ -279,8 +281,12 @@ class AxisLearner:
             i = j + 1
         return n, False
 
-    def axes(self) -> Axes | None:
-        """The current axes, or None while no forward excursion has been seen."""
+    def axes(self, *, confirmed: bool = False) -> Axes | None:
+        """The current axes, or None while no forward excursion has been seen.
+
+        confirmed (live): only once the forward direction cannot be a side bend: two excursions agree, or
+        one moved the pelvis along with the trunk by `confirm_pelvis_deg` (a hinge rotates the pelvis; a
+        side bend, the first thing a user might do, hardly does). Offline sees the whole set instead."""
         if not self.done:
             return None
         s = self.settings
@@ -306,6 +312,11 @@ class AxisLearner:
         member = (dirs @ fwd_t >= np.cos(np.radians(s.member_deg))) & ok
         fwd_t = unit(_flat(vec[member].sum(axis=0), up_t))
         chosen = [e for e, m in zip(self.done, member, strict=True) if m]
+        if confirmed and len(chosen) < 2:
+            e = chosen[0]
+            pelvis_lean = np.degrees(np.arcsin(min(1.0, float(np.linalg.norm(_flat(e.s_p, up_p))) / max(e.w, 1e-9))))
+            if pelvis_lean < s.confirm_pelvis_deg:
+                return None
         s_p = _flat(np.sum([e.s_p for e in chosen], axis=0), up_p)
         w_sum = sum(e.w for e in chosen)
         fwd_p = unit(s_p) if np.linalg.norm(s_p) > 1e-9 else _any_perpendicular(up_p)

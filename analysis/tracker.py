@@ -250,10 +250,15 @@ class Tracker:
     def finish(self) -> TrackerOutput:
         """End of the set: close the rep in progress."""
         events: list = []
+        frames = np.zeros((0, 4))
+        if self.axes is None and self._held and self._learner is not None:  # a single bend: take what there is
+            out: list = []
+            self._new_axes(self._learner.axes(), out, events)
+            frames = np.vstack(out) if out else frames
         if self._last_frame_t is not None and self.axes is not None:
             for rec in self.segmenter.finish(self._last_frame_t):
                 self._rep_done(rec, events)
-        return TrackerOutput(np.zeros((0, 4)), events)
+        return TrackerOutput(frames, events)
 
     @property
     def status(self) -> dict[str, Any]:
@@ -316,11 +321,12 @@ class Tracker:
                 found = self._finder.fallback()
             else:
                 return np.zeros((0, 4))
-            # the frames from the neutral window's start on are shown too
+            # the frames from the neutral window's start on are analysed too; after a fallback, every frame
+            # since the start (the set began without a stand: its first reps are in there)
             hist = _Block.join(self._history)
             t_cut = block.t[j] if j < len(block) else np.inf
-            block = _Block.join([hist.part(int(np.searchsorted(hist.t, found[0])), int(np.searchsorted(hist.t, t_cut))),
-                                 block.part(j)])
+            first = int(np.searchsorted(hist.t, found[0])) if found[2] == "ok" else 0
+            block = _Block.join([hist.part(first, int(np.searchsorted(hist.t, t_cut))), block.part(j)])
             self._calibrate(*found, events)
         elif self._refiner is not None:
             self._remember(block)
@@ -343,12 +349,20 @@ class Tracker:
                 out.append(self._emit(part, events))
             i += k
             if closed:
-                first = self.axes is None
-                self.axes = self._learner.axes()
-                if first and self.axes is not None:
-                    held, self._held = self._held, []
-                    out.append(self._emit(_Block.join(held), events))
+                self._new_axes(self._learner.axes(confirmed=True), out, events)
         return np.vstack(out) if out else np.zeros((0, 4))
+
+    def _new_axes(self, axes: Axes | None, out: list, events: list) -> None:
+        """Axes re-solved after an excursion: the held frames go out with the first ones; later ones apply
+        from the next frame (None — e.g. side bends only so far — keeps what there is)."""
+        if axes is None:
+            return
+        first = self.axes is None
+        self.axes = axes
+        if first:
+            held, self._held = self._held, []
+            if held:
+                out.append(self._emit(_Block.join(held), events))
 
     def _emit(self, part: _Block, events: list) -> np.ndarray:
         ang = frame_angles(part.g["sacrum"], part.g["thoracic"], self.axes)
@@ -412,7 +426,7 @@ class Tracker:
         self._g0 = self._g0_at(start, end)
         self._learner.set_up(ups["sacrum"], ups["thoracic"])
         if self.axes is not None:
-            self.axes = self._learner.axes()
+            self.axes = self._learner.axes() or self.axes
         self._refiner = None
         self._history = []
         self.calibration = Calibrated(end, start, end, "ok")
