@@ -85,6 +85,8 @@ class SessionStatus:
     sensors: dict[str, SensorStatus]
     t_s: float | None
     reps: int
+    calibration: str | None = None  # the neutral's quality: ok | short_still | no_still_period (None: not yet)
+    axes: bool = False  # the sagittal plane is known (after the first forward bend)
     position_s: float | None = None
     duration_s: float | None = None
     speed: float | None = None
@@ -542,6 +544,8 @@ class Session:
                 state=state,
                 source=src.kind,
                 calibrated=self.tracker.calibration is not None,
+                calibration=self.tracker.calibration.quality if self.tracker.calibration else None,
+                axes=self.tracker.axes is not None,
                 sensors=sensors,
                 t_s=self.ring.newest_t(),
                 reps=len(self._reps),

@@ -15,7 +15,7 @@ from analysis.faults import FAULTS
 from analysis.report import REP_COLUMNS, faults_text
 from analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
-from hinge.ui import battery_text
+from hinge.ui import battery_text, calibration_text
 
 _KIND_OF_METRIC = {metric: kind for kind, (metric, _cue) in FAULTS.items()}
 
@@ -40,7 +40,7 @@ def status_text(st: SessionStatus) -> str:
     parts = [st.state]
     if st.t_s is not None:
         parts.append(f"t {st.t_s:6.1f} s")
-    parts.append("calibrated" if st.calibrated else "stand still…")
+    parts.append(calibration_text(st) if st.calibrated else "stand still…")
     for name, s in st.sensors.items():
         battery = f" bat {battery_text(s.battery)}" if battery_text(s.battery) else ""
         link = "connected" if s.connected else "not connected"
@@ -81,7 +81,9 @@ class TerminalView:
         for item in events:
             ev = item.event
             if isinstance(ev, Calibrated):
-                self._print(f"calibrated: neutral standing {ev.neutral_start_s:.1f}–{ev.neutral_end_s:.1f} s")
+                how = {"ok": "still", "short_still": "a short pause (no 1.5-s stand yet)",
+                       "no_still_period": "the quietest second (no stand yet)"}.get(ev.quality, ev.quality)
+                self._print(f"calibrated on {how}: neutral {ev.neutral_start_s:.1f}–{ev.neutral_end_s:.1f} s")
             elif isinstance(ev, Alert):
                 if (ev.cue, ev.severity) in self._cued:
                     continue  # one line per cue and severity per rep

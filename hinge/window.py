@@ -35,7 +35,7 @@ from analysis.faults import FAULTS
 from analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
 from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
-from hinge.ui import battery_text
+from hinge.ui import battery_text, calibration_text
 
 log = logging.getLogger(__name__)
 
@@ -538,7 +538,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, f"Error: {st.error}", "background: #d62728; color: white; padding: 4px;")
         elif st.calibrated:
             done = " · set finished" if st.state in ("finished", "stopped") else ""
-            self._put(self.calibration_label, f"Calibrated ✓{done}", "background: #2ca02c; color: white; padding: 4px;")
+            text, style = calibration_text(st), "background: #2ca02c; color: white; padding: 4px;"
+            if st.calibration != "ok":  # provisional zero: say so until a still period refines it
+                style = "background: #f0a500; color: black; padding: 4px;"
+            self._put(self.calibration_label, f"{text}{done}", style)
         else:
             self._put(self.calibration_label, "Stand still…", "background: #f0a500; color: black; padding: 4px;")
         for name, s in st.sensors.items():

@@ -72,8 +72,10 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
         next_refresh += 0.5
         win.refresh()
         frames = session.frames()
-        calibrated = session.status().calibrated
-        assert win.calibration_label.text() == ("Calibrated ✓" if calibrated else "Stand still…")
+        st = session.status()
+        calibrated = st.calibrated
+        want = ("Calibrated ✓" + ("" if st.axes else " · bend forward once")) if calibrated else "Stand still…"
+        assert win.calibration_label.text() == want
         seen_still |= not calibrated
         if not len(frames):
             continue

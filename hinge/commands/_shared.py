@@ -14,6 +14,7 @@ import re
 import sys
 from pathlib import Path
 
+from analysis.core import SAMPLE_KINDS
 from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings
 from hinge.errors import UserError
@@ -84,7 +85,22 @@ def parse_limits(items: list[str]) -> FaultLimits:
 
 def settings_from_args(args) -> Settings:
     """Analysis settings from --limit (and --online where the command has it)."""
-    return Settings(limits=parse_limits(args.limit), offline=not getattr(args, "online", False))
+    return Settings(
+        limits=parse_limits(args.limit),
+        offline=not getattr(args, "online", False),
+        samples=getattr(args, "samples", None) or "instant",
+    )
+
+
+def add_samples_argument(p) -> None:
+    """--samples instant|averaged: how the sensor forms a sample (sets the fusion's time alignment)."""
+    p.add_argument(
+        "--samples",
+        choices=SAMPLE_KINDS,
+        default="instant",
+        help="instant: a sample is the value at its time stamp (default); averaged: the mean over the period "
+        "before it (sensors that average while decimating)",
+    )
 
 
 def add_set_arguments(p) -> None:

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from analysis.pipeline import analyze
 from analysis.report import format_report
-from hinge.commands._shared import EXERCISES, add_limit_argument, add_set_arguments, settings_from_args
+from hinge.commands._shared import (
+    EXERCISES,
+    add_limit_argument,
+    add_samples_argument,
+    add_set_arguments,
+    settings_from_args,
+)
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
 from hinge.sets import analyse_file, check_table_path, fault_totals, parse_date, rep_rows, rep_table, write_table
@@ -32,6 +38,7 @@ def add_arguments(p) -> None:
     p.add_argument("--out", help="also write the analyzer JSON to this file (one input)")
     add_limit_argument(p)
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
+    add_samples_argument(p)
     add_set_arguments(p)
     b = p.add_argument_group("batch (several inputs, a folder or a pattern)")
     b.add_argument("--table", metavar="OUT", help="write every rep of every set to this .parquet or .csv file")
