@@ -1,4 +1,4 @@
-"""Fault limits (user settings) and per-rep fault classification (ARCHITECTURE.md §6)."""
+"""Fault limits (user settings) and per-rep fault classification (docs/ARCHITECTURE.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Orientation fusion (contract: ARCHITECTURE.md §7), built on the `vqf` package.
+"""Orientation fusion (contract: docs/ARCHITECTURE.md §7), built on the `vqf` package.
 
 `fuse(acc, gyr, fs_hz, *, offline=False)` returns unit quaternions (N, 4) `w, x, y, z` rotating
 sensor-frame vectors into an earth frame whose z axis points up. 6D: accelerometer + gyroscope.

@@ -80,7 +80,7 @@ class Analysis:
         return pd.DataFrame(rows, columns=[*cols, "faults"])
 
     def to_json(self, input_name: str) -> dict[str, Any]:
-        """The analyzer JSON (docs/ARCHITECTURE.md, analyzer output)."""
+        """The analyzer JSON (docs/ARCHITECTURE.md §6)."""
         counts: dict[str, int] = {}
         for r in self.reps:
             for f in r["faults"]:
@@ -152,7 +152,8 @@ def analyze(
         s = series[name]
         t = np.asarray(s.t, dtype=float)
         tg = uniform_grid(t[0], t[-1], timings[name].rate_hz)
-        grids[name] = (tg, resample(t, s.acc, tg), resample(t, s.gyr, tg))
+        period = 1.0 / timings[name].rate_hz
+        grids[name] = (tg, resample(t, s.acc, tg, period), resample(t, s.gyr, tg, period))
 
     # common grid over the overlap, at the faster sensor's rate
     rate = max(tm.rate_hz for tm in timings.values())

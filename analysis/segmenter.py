@@ -6,7 +6,7 @@ in chunks of any size; completed reps come out with their metrics. Feeding a set
 gives identical reps (the state lives in the object; chunks are processed event by event with numpy reductions in
 between, so offline use stays fast).
 
-Definitions (ARCHITECTURE.md §6, and analysis/reps.py for the settings):
+Definitions (docs/ARCHITECTURE.md §6, and analysis/reps.py for the settings):
 - an *excursion* starts where the trunk's lean (θt when none is given) rises through `start_deg`
   and ends where it falls below `start_deg − hysteresis_deg`;
 - a rep spans from its excursion's start to the next excursion's start (or the end of the data): a side

@@ -91,7 +91,8 @@ class _SensorStream:
         self.name = name
         self.rate = float(rate_hz)
         self.t0: float | None = None
-        self.last: tuple[float, np.ndarray] | None = None  # (t, [acc, gyr] (6,))
+        self.tail_t = np.zeros(0)  # the last (up to 3) samples: context for the next chunk's interpolation
+        self.tail_x = np.zeros((0, 6))
         self.k_next = 0  # next grid index
         self.holes: list[tuple[float, float, float]] = []
         self.n_samples = 0
@@ -138,31 +139,32 @@ class _SensorStream:
         self.out.append(out)
 
     def _resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # [previous sample, new samples] (array assignments: cheaper than stacking for a packet's few rows)
-        m = 0 if self.last is None else 1
+        """New samples onto the sensor's uniform grid, as `analysis.timing.resample` does offline (holes
+        bridged by a cubic through two samples on each side): grid points up to the second-newest sample
+        go out, the newest interval waits for its right-hand neighbour; the last 3 samples are kept."""
+        m = len(self.tail_t)
         tt = np.empty(len(t) + m)
         xx = np.empty((len(t) + m, 6))
+        tt[:m], xx[:m] = self.tail_t, self.tail_x
         tt[m:], xx[m:, :3], xx[m:, 3:] = t, acc, gyr
         if self.t0 is None:
             self.t0 = float(t[0])
-        if m:
-            tt[0], xx[0] = self.last
-        dt = tt[1:] - tt[:-1]
+        dt = tt[max(0, m - 1) + 1 :] - tt[max(0, m - 1) : -1]  # spacings that involve a new sample
         if len(dt) and dt.min() <= 0:
-            raise AnalysisError(f"{self.name}: sample times must increase (at t={tt[1:][dt <= 0][0]:.6f} s)")
+            raise AnalysisError(f"{self.name}: sample times must increase (at t={tt[m:][dt <= 0][0]:.6f} s)")
         if len(dt) and dt.max() >= 1.4 / self.rate:  # else no hole, nothing lost (holes_and_lost: > 1.5 periods)
-            holes, lost = holes_and_lost(tt, 1.0 / self.rate)
+            holes, lost = holes_and_lost(tt[max(0, m - 1) :], 1.0 / self.rate)
             self.holes.extend(tuple(float(v) for v in h) for h in holes)
             self.lost += lost
         self.n_samples += len(t)
-        k_last = int(np.floor((tt[-1] - self.t0) * self.rate + 1e-9))
+        self.tail_t, self.tail_x = tt[-3:].copy(), xx[-3:].copy()
+        if len(tt) < 2:
+            return np.zeros(0), np.zeros((0, 6))
+        k_last = int(np.floor((tt[-2] - self.t0) * self.rate + 1e-9))
         ks = np.arange(self.k_next, k_last + 1)
-        self.k_next = k_last + 1
-        self.last = (float(tt[-1]), xx[-1].copy())
+        self.k_next = max(self.k_next, k_last + 1)
         tg = self.t0 + ks / self.rate
-        if len(tt) == 1:
-            return tg, np.repeat(xx, len(tg), axis=0)
-        return tg, resample(tt, xx, tg)
+        return tg, resample(tt, xx, tg, 1.0 / self.rate)
 
 
 @dataclass

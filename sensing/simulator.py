@@ -18,7 +18,7 @@ draw from a second generator seeded from the same seed.
 
 Ground truth is the *segment* (not the sensor) sagittal angle relative to the standing posture (the
 pitch: the innermost ZXY Euler angle after yaw and roll), the trunk's roll (side bend), and the
-per-rep values in the analyzer JSON's terms (ARCHITECTURE.md §6), computed on a 1 kHz truth grid
+per-rep values in the analyzer JSON's terms (docs/ARCHITECTURE.md §6), computed on a 1 kHz truth grid
 from the generator's own rep timing; a rep ends where the next one starts or where a non-hinge
 movement starts. `truth["movements"]` lists the movements. Nothing here imports `analysis`.
 
