@@ -9,6 +9,7 @@ import heapq
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # commands store sets in the history database in the user's data folder: never the real one in tests
@@ -27,6 +28,19 @@ from sensing.simulator import SimConfig, simulate_set  # noqa: E402
 from sensing.stream import decode_packets, streams_from_header  # noqa: E402
 
 _CACHE: dict[str, object] = {}
+
+
+def shared_data(sub: str, env: str) -> Path | None:
+    """The team's shared data folder `sub` (e.g. "broad"): $env if set, else beside the checkout
+    (../shared/data/sub), else /work/shared/data/sub; None if none exists."""
+    for p in (
+        Path(os.environ[env]) if os.environ.get(env) else None,
+        Path(__file__).resolve().parents[2] / "shared" / "data" / sub,
+        Path("/work/shared/data") / sub,
+    ):
+        if p is not None and p.is_dir():
+            return p
+    return None
 TEST_NOW = "2030-01-01T00:00:00Z"
 """The clock of the commands that store sets (history's analysed_at): injected, never the wall clock."""
 

@@ -1,6 +1,5 @@
 """analysis.fusion: accuracy on BROAD (real data, optical truth), synthetic ground truth, state, errors."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +9,10 @@ from scipy.spatial.transform import Rotation
 from analysis.errors import AnalysisError
 from analysis.fusion import OnlineFuser, StillSettings, find_still_period, fuse
 from analysis.quaternion import inclination_error_rad
+from tests.conftest import shared_data
 
 # the shared data sits beside the checkout (../shared); HINGE_BROAD_DIR overrides, /work/shared is the fallback
-BROAD = next(
-    (
-        p
-        for p in (
-            Path(os.environ["HINGE_BROAD_DIR"]) if os.environ.get("HINGE_BROAD_DIR") else None,
-            Path(__file__).resolve().parents[2] / "shared" / "data" / "broad",
-            Path("/work/shared/data/broad"),
-        )
-        if p is not None and p.is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "broad",
-)
+BROAD = shared_data("broad", "HINGE_BROAD_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "broad"
 G = 9.81
 
 

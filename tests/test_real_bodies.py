@@ -6,8 +6,6 @@ no device timestamps; and a real recording with no hinge at all."""
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,21 +16,10 @@ from analysis.tracker import Calibrated, Rep
 from hinge.cli import main
 from hinge.inputs import load_samples
 from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol
-from tests.conftest import simulated
+from tests.conftest import shared_data, simulated
 from tests.truth import Score, live_run, reps_of
 
-REAL = next(
-    (
-        p
-        for p in (
-            Path(os.environ["HINGE_REAL_DIR"]) if os.environ.get("HINGE_REAL_DIR") else None,
-            Path(__file__).resolve().parents[2] / "shared" / "data" / "real",
-            Path("/work/shared/data/real"),
-        )
-        if p is not None and p.is_dir()
-    ),
-    None,
-)
+REAL = shared_data("real", "HINGE_REAL_DIR")
 WALK = REAL / "walk-negative" / "walk-turn-walk.csv" if REAL else None
 MOVEMENTS = ("side_bend", "twist", "walk_turn", "setup", "sit_stand")
 
