@@ -32,6 +32,20 @@ class FaultLimits:
             raise ValueError(f"unknown fault kind {sorted(unknown)[0]!r}; expected one of {', '.join(FAULTS)}")
         return FaultLimits({**self.limits, **kw})
 
+    def with_magnitudes(self, kind: str, caution_deg: float, fault_deg: float) -> FaultLimits:
+        """Limits given as magnitudes on the fault's own side, as users write them: trunk_behind_vertical
+        8, 12 means caution 8° and fault 12° *behind* vertical; lumbar_rounding 15, 25 means 15° and 25° of
+        flexion. Raises ValueError (one line) for a negative magnitude or a caution beyond its fault."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULTS)}")
+        side = "flexion" if _DEFAULT_LIMITS[kind][0] > 0 else "behind neutral"
+        if caution_deg < 0 or fault_deg < 0:
+            raise ValueError(f"limits are magnitudes in degrees on the fault's side ({side}): expected two numbers ≥ 0")
+        if caution_deg > fault_deg:
+            raise ValueError(f"the caution limit ({caution_deg:g}°) is beyond the fault limit ({fault_deg:g}°)")
+        sign = 1.0 if _DEFAULT_LIMITS[kind][0] > 0 else -1.0
+        return self.with_overrides(**{kind: (sign * caution_deg, sign * fault_deg)})
+
     def severity(self, kind: str, value: float) -> str | None:
         """'fault', 'caution' or None for a metric value (degrees) of a fault kind."""
         caution, fault = self.limits[kind]

@@ -63,6 +63,28 @@ def test_custom_limits_change_the_verdict(set_csv, capsys):
     assert all(any(f["kind"] == "lumbar_rounding" for f in r["faults"]) for r in result["reps"] if not r["gap"])
 
 
+def test_limits_are_magnitudes_on_the_faults_own_side(tmp_path, capsys):
+    """`--limit trunk_behind_vertical=8,12` (written like the help's `lumbar_rounding=12,20`) means 8° and 12°
+    behind vertical; it used to turn every trunk fault off silently (a positive limit looked forward)."""
+    sim = simulated(SimConfig(exercise="swing", reps=4, seed=1, faults={"trunk_behind_vertical": 14.0}))
+    p = tmp_path / "lean.csv"
+    write_csv(p, sim.series)
+    capsys.readouterr()
+    assert main(["analyze", str(p), "--json", "--no-history", "--limit", "trunk_behind_vertical=8,12"]) == 0
+    reps = json.loads(capsys.readouterr().out)["reps"]
+    judged = [(rt, ra) for rt, ra in zip(sim.truth["reps"], reps, strict=True) if not ra["gap"]]
+    assert judged
+    for rt, ra in judged:  # the truth's trunk top is about -14°: past the 12° fault limit
+        assert rt["trunk_top_deg"] < -13.0
+        fault = [f for f in ra["faults"] if f["kind"] == "trunk_behind_vertical"]
+        assert fault and fault[0]["severity"] == "fault" and fault[0]["limit_deg"] == -12.0
+    cases = (("trunk_behind_vertical=12,8", "beyond the fault limit"), ("lumbar_rounding=-5,10", "magnitudes"))
+    for bad, says in cases:
+        assert main(["analyze", str(p), "--no-history", "--limit", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "--limit" in err and says in err and "\n" not in err
+
+
 def _write(tmp_path, text, name="bad.csv"):
     p = tmp_path / name
     p.write_text(text)

@@ -62,7 +62,8 @@ def add_limit_argument(p) -> None:
         action="append",
         default=[],
         metavar="KIND=CAUTION,FAULT",
-        help=f"fault limits in degrees, e.g. lumbar_rounding=12,20 (kinds: {', '.join(FAULTS)})",
+        help="fault limits as magnitudes in degrees on the fault's own side, e.g. lumbar_rounding=12,20 or "
+        f"trunk_behind_vertical=8,12 (8° behind vertical) (kinds: {', '.join(FAULTS)})",
     )
 
 
@@ -74,10 +75,11 @@ def parse_limits(items: list[str]) -> FaultLimits:
             caution, fault = (float(v) for v in values.split(","))
         except ValueError:
             raise UserError(
-                f"--limit {item!r}: expected KIND=CAUTION,FAULT in degrees, e.g. lumbar_rounding=12,20"
+                f"--limit {item!r}: expected KIND=CAUTION,FAULT in degrees, e.g. lumbar_rounding=12,20 or "
+                "trunk_behind_vertical=8,12 (8° behind vertical)"
             ) from None
         try:
-            limits = limits.with_overrides(**{kind: (caution, fault)})
+            limits = limits.with_magnitudes(kind, caution, fault)
         except ValueError as exc:
             raise UserError(f"--limit {item!r}: {exc}") from None
     return limits
