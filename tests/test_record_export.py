@@ -135,3 +135,15 @@ def test_record_emulated_sensors_over_the_ble_stack(tmp_path, capsys):
     assert len(packets) > 300  # 2 sensors × 200 Hz / 4 samples per packet × ~4 s of streaming
     assert {p.sensor for p in packets} == {"sacrum", "thoracic"}
     assert rec.header["sensors"]["sacrum"]["profile"] == "hinge-ref"
+
+
+def test_record_emulated_uses_the_profiles_own_rate(tmp_path):
+    """Movella DOT streams at most 60 Hz: `--emulated --profile movella-dot` used to ask it for 200 Hz and
+    fail; emulation now runs each profile at its nominal rate unless --rate says otherwise."""
+    out = tmp_path / "dot.jsonl"
+    assert main(["record", "--emulated", "--profile", "movella-dot", "--duration", "3", "--out", str(out)]) == 0
+    rec = read_recording(out)
+    packets = [i for i in rec if hasattr(i, "payload")]
+    assert {p.sensor for p in packets} == {"sacrum", "thoracic"}
+    assert rec.header["sensors"]["sacrum"]["profile"] == "movella-dot"
+    assert rec.header["sensors"]["sacrum"]["rate_hz"] == 60.0

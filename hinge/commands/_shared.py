@@ -190,12 +190,14 @@ def make_source(args):
         from hinge.sources import simulated_set
         from sensing.profiles import load as load_profile
 
-        sim = simulated_set(
-            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1, rate_hz=args.rate or 200.0
+        profile = load_profile(args.profile)
+        sim = simulated_set(  # at the profile's own nominal rate unless --rate says otherwise
+            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1,
+            rate_hz=args.rate or profile.nominal_hz,
         )
         from sensing.emulated_source import EmulatedSource
 
-        return EmulatedSource(sim, load_profile(args.profile))
+        return EmulatedSource(sim, profile)
     adapter = getattr(args, "adapter", None)
     missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
