@@ -126,7 +126,8 @@ def test_bad_recordings_are_one_line_errors(tmp_path, capsys):
 
 def test_record_emulated_sensors_over_the_ble_stack(tmp_path, capsys):
     out = tmp_path / "em.jsonl"
-    assert main(["record", "--emulated", "--exercise", "deadlift", "--duration", "5", "--out", str(out)]) == 0
+    args = ["record", "--emulated", "--exercise", "deadlift", "--rate", "200", "--duration", "5", "--out", str(out)]
+    assert main(args) == 0
     rec = read_recording(out)
     items = list(rec)
     packets = [i for i in items if hasattr(i, "payload")]
