@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 from scipy.ndimage import gaussian_filter1d
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
 from analysis.core import (
@@ -56,21 +58,30 @@ class SensorResult:
 
 @dataclass
 class Analysis:
-    """Result of `analyze`. `frames`: DataFrame t, pelvis_deg, trunk_deg, lumbar_deg on the common grid;
+    """Result of `analyze`. `frame_array` (n, 4): t, pelvis_deg, trunk_deg, lumbar_deg on the common grid,
+    `frames` the same as a DataFrame (pandas is imported only when asked: the CLI's table does not need it);
     `reps`: list of analyzer-JSON rep dicts; `warnings`: one-line quality warnings; `axes`: the sagittal
     axes found (None: no hinge)."""
 
     exercise: str
     calibration: dict[str, Any]
     sensors: dict[str, SensorResult]
-    frames: pd.DataFrame
+    frame_array: np.ndarray
     reps: list[dict[str, Any]]
     warnings: list[str]
     rejected_excursions: int = 0
     axes: Axes | None = None
 
+    @property
+    def frames(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.frame_array, columns=["t", "pelvis_deg", "trunk_deg", "lumbar_deg"])
+
     def reps_table(self) -> pd.DataFrame:
         """One row per rep: times, metrics, gap, and the faults as 'kind:severity' text."""
+        import pandas as pd
+
         cols = ["index", "start_s", "bottom_s", "top_s", "end_s", *METRICS, "gap"]
         rows = []
         for r in self.reps:
@@ -214,7 +225,7 @@ def analyze(
     warnings += axes_warnings(axes, settings)
     if axes is None:
         nan = np.full(len(tc), np.nan)
-        frames = pd.DataFrame({"t": tc, "pelvis_deg": nan, "trunk_deg": nan, "lumbar_deg": nan})
+        frames = np.column_stack((tc, nan, nan, nan))
         results = {name: SensorResult(timings[name], grids[name][0], nan) for name in SENSORS}
         calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
         _hole_warnings(timings, warnings)
@@ -225,7 +236,7 @@ def analyze(
     pelvis = _lowpass(ang.pelvis, rate, settings.lowpass_hz)
     side = _lowpass(ang.side, rate, settings.lowpass_hz)
     lean = np.maximum(trunk, np.abs(side))
-    frames = pd.DataFrame({"t": tc, "pelvis_deg": pelvis, "trunk_deg": trunk, "lumbar_deg": trunk - pelvis})
+    frames = np.column_stack((tc, pelvis, trunk, trunk - pelvis))
     results = {
         "sacrum": SensorResult(timings["sacrum"], grids["sacrum"][0], pelvis),
         "thoracic": SensorResult(timings["thoracic"], grids["thoracic"][0], trunk),

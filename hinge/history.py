@@ -25,9 +25,11 @@ import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 from analysis.errors import AnalysisError
 from analysis.pipeline import Settings
@@ -252,6 +254,8 @@ class History:
                    (SELECT count(*) FROM faults f WHERE f.set_id = s.id) AS faults,
                    s.file, s.content_hash, s.analysed_at, s.hinge_version, s.settings
             FROM sets s {where} ORDER BY s.recorded_at, s.id"""
+        import pandas as pd  # only when listing: `hinge analyze` stores sets without it
+
         return pd.read_sql_query(q, self._con, params=params)
 
     def rep_table(self, *, athlete: str | None = None, exercise: str | None = None) -> pd.DataFrame:

@@ -12,9 +12,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 from analysis.pipeline import Settings, analyze
 from hinge import __version__
@@ -169,6 +171,8 @@ def rep_rows(info: SetInfo, reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def rep_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The rows as a DataFrame with fixed columns and dtypes (identical whichever machine built the rows)."""
+    import pandas as pd  # only for tables: a single `hinge analyze` prints text without it
+
     df = pd.DataFrame(rows, columns=list(REP_TABLE_COLUMNS))
     for c in ("start_s", "bottom_s", "top_s", "end_s", *METRICS):
         df[c] = df[c].astype("float64")

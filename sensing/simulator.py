@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfilt_zi
 from scipy.spatial.transform import Rotation
 
 from sensing.errors import InputError
@@ -597,6 +596,8 @@ def sample_signal(t_fine, x, t_s, period_s, mode="instant", rate_hz=None):
     "lowpassed": a causal 2nd-order Butterworth low-pass at 0.25 × rate_hz, started at rest on the
     first value, then the value at t_s."""
     if mode == "lowpassed":
+        from scipy.signal import butter, sosfilt, sosfilt_zi  # only here: scipy.signal costs ~1 s to import
+
         sos = butter(2, 0.25 * rate_hz, fs=1.0 / (t_fine[1] - t_fine[0]), output="sos")
         x = sosfilt(sos, x, axis=0, zi=sosfilt_zi(sos)[:, :, None] * x[0])[0]
     if mode != "averaged":

@@ -469,3 +469,10 @@ def test_lab_protocol_has_three_reps_then_twelve_movements(seed):
     # the side bends go both ways: the thoracic roll truth changes sign
     roll = s.truth_trunk_side_deg
     assert roll.min() < -20.0 and roll.max() > 20.0
+
+
+def test_the_simulator_injects_the_analyzers_fault_kinds():
+    from analysis.faults import FAULTS
+    from sensing.simulator import FAULT_KINDS
+
+    assert FAULT_KINDS == tuple(FAULTS)

@@ -19,8 +19,9 @@ from analysis.faults import FAULTS, FaultLimits
 from analysis.pipeline import Settings
 from hinge.errors import UserError
 from sensing.recording import EXERCISES as RECORDING_EXERCISES
-from sensing.simulator import FAULT_KINDS
 from sensing.types import SENSORS
+
+FAULT_KINDS = tuple(FAULTS)  # what the simulator can inject: the analyzer's kinds (tests/test_simulator.py)
 
 log = logging.getLogger(__name__)
 
