@@ -171,12 +171,14 @@ def hip_rise_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, rec: RepReco
     acceleration is integrated twice with the velocity's linear trend removed (v = 0 at both ends).
     t, hip_az, lean: frames (uniform grid) covering that span."""
     ex_end = rec.start_s + rec.duration_s
-    before = (t >= rec.start_s - TRANSFER_BEFORE_S) & (t <= rec.start_s)
-    after = (t >= ex_end) & (t <= min(ex_end + TRANSFER_AFTER_S, rec.end_s))
-    if not before.any() or not after.any():
+    b0, b1 = np.searchsorted(t, [rec.start_s - TRANSFER_BEFORE_S, rec.start_s], side="left")
+    b1 = int(np.searchsorted(t, rec.start_s, side="right"))
+    a0 = int(np.searchsorted(t, ex_end, side="left"))
+    a1 = int(np.searchsorted(t, min(ex_end + TRANSFER_AFTER_S, rec.end_s), side="right"))
+    if b1 <= b0 or a1 <= a0:
         return 0.0
-    i0 = int(np.flatnonzero(before)[np.argmin(lean[before])])
-    i1 = int(np.flatnonzero(after)[np.argmin(lean[after])])
+    i0 = int(b0 + np.argmin(lean[b0:b1]))
+    i1 = int(a0 + np.argmin(lean[a0:a1]))
     if i1 - i0 < 3:
         return 0.0
     dt = float(t[1] - t[0])

@@ -59,8 +59,8 @@ class StillDetector:
         self.settings = settings
         self.w = settings.window(fs_hz)
         self._origin: np.ndarray | None = None  # first sample: centres the sums (numerical stability)
-        self._c = np.zeros((1, 12))  # running [Σx, Σx²] of the 6 channels, last value
-        self._tail = np.zeros((1, 12))  # the last w running sums (to difference against); starts with Σ = 0
+        # per channel (3 gyro, 3 acc) and power (x, x²): the last w running sums, starting with Σ = 0
+        self._tail = [np.zeros(1) for _ in range(12)]
         self._n = 0
 
     def feed(self, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,31 +70,35 @@ class StillDetector:
         x = np.hstack((gyr, acc)).astype(float)
         if self._origin is None:
             self._origin = x[0].copy()
-        x = x - self._origin
-        inc = np.hstack((x, x * x))
-        inc[0] += self._c[0]
-        c = np.cumsum(inc, axis=0)  # sequential: continues the carried sums exactly
-        self._c = c[-1:].copy()
         w = self.w
-        hist = np.vstack((self._tail, c))  # running sums: the w before this chunk, then this chunk
-        k0 = len(self._tail)
-        idx = np.arange(n) + k0
-        # window of w samples ending at each new sample: sums(end) − sums(end − w); partial at the start
-        lo = idx - w
-        have = lo >= 0
-        base = np.where(have[:, None], hist[np.maximum(lo, 0)], 0.0)
-        count = np.where(have, w, self._n + np.arange(n) + 1).astype(float)[:, None]
-        s = hist[idx] - base
-        mean = s[:, :6] / count
-        var = np.maximum(s[:, 6:] / count - mean * mean, 0.0)
-        gyr_var = var[:, :3].sum(axis=1)
-        acc_var = var[:, 3:].sum(axis=1)
+        count = np.minimum(self._n + np.arange(1, n + 1), w).astype(float)  # window length (partial at start)
+        mean_g = np.zeros((n, 3))
+        var = [np.zeros(n), np.zeros(n)]  # summed variance of gyro, of acc
+        for j in range(6):  # one contiguous column at a time: strided (n, 12) arrays are slow here
+            xj = x[:, j] - self._origin[j]
+            sums = []
+            for k, v in enumerate((xj, xj * xj)):
+                tail = self._tail[2 * j + k]
+                inc = v.copy()
+                inc[0] += tail[-1]
+                c = np.cumsum(inc)  # sequential: continues the carried sum exactly
+                hist = np.concatenate((np.zeros(max(0, w - len(tail) + 1)), tail, c))
+                sums.append(hist[-n:] - hist[-n - w : len(hist) - w])
+                self._tail[2 * j + k] = hist[-(w + 1) :] if len(hist) > w else hist
+            m = sums[0] / count
+            var[j // 3] += np.maximum(sums[1] / count - m * m, 0.0)
+            if j < 3:
+                mean_g[:, j] = m + self._origin[j]
         st = self.settings
-        gyr_mean = np.linalg.norm(mean[:, :3] + self._origin[:3], axis=1)
-        flags = have & (gyr_var < st.gyr_std_rad_s**2) & (acc_var < st.acc_std_m_s2**2) & (gyr_mean < st.gyr_mean_rad_s)
-        self._tail = hist[-w:].copy()
+        have = count >= w
+        flags = (
+            have
+            & (var[0] < st.gyr_std_rad_s**2)
+            & (var[1] < st.acc_std_m_s2**2)
+            & (np.linalg.norm(mean_g, axis=1) < st.gyr_mean_rad_s)
+        )
         self._n += n
-        return flags, np.sqrt(gyr_var)
+        return flags, np.sqrt(var[0])
 
 
 def still_flags(acc: np.ndarray, gyr: np.ndarray, fs_hz: float, settings: StillSettings = StillSettings()):

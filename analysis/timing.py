@@ -72,10 +72,12 @@ def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray, period: float | No
         return out
     dt = np.diff(t)
     gaps = np.flatnonzero((dt > 1.5 * period) & (dt <= CUBIC_MAX_HOLE_S))
-    for i in gaps[(gaps >= 1) & (gaps <= len(t) - 3)]:
-        sel = (t_new > t[i]) & (t_new < t[i + 1])
-        if sel.any():
-            out[sel] = _cubic4(t[i - 1 : i + 3], x[i - 1 : i + 3], t_new[sel])
+    gaps = gaps[(gaps >= 1) & (gaps <= len(t) - 3)]
+    lo = np.searchsorted(t_new, t[gaps], side="right")
+    hi = np.searchsorted(t_new, t[gaps + 1], side="left")
+    for i, a, b in zip(gaps, lo, hi, strict=True):
+        if b > a:
+            out[a:b] = _cubic4(t[i - 1 : i + 3], x[i - 1 : i + 3], t_new[a:b])
     return out
 
 
