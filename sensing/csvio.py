@@ -44,10 +44,11 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
         raise InputError(
             f"{path}: row {i + 2}: unknown sensor {names[codes[i]]!r}; expected one of {', '.join(SENSORS)}"
         )
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
+    for j, col in enumerate(values):  # one column at a time (an (n, 7) table costs more to build than to read)
+        bad = ~np.isfinite(col)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
     out: dict[str, SensorSeries] = {}
     for sensor in SENSORS:
         rows = np.flatnonzero(np.isin(codes, np.flatnonzero(names == sensor)))
@@ -55,8 +56,7 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
             if sensor in require:
                 raise InputError(f"{path}: sensor {sensor!r} has no rows; both sacrum and thoracic are needed")
             continue
-        v = values[rows]
-        t = v[:, 0]
+        t = values[0][rows]
         back = np.flatnonzero(np.diff(t) <= 0)
         if len(back):
             k = back[0]
@@ -64,12 +64,14 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
                 f"{path}: row {rows[k + 1] + 2}: sensor {sensor!r} time {t[k + 1]:.6f} s is not after "
                 f"{t[k]:.6f} s; each sensor's rows must be in increasing time order"
             )
-        out[sensor] = SensorSeries(sensor, t.copy(), v[:, 1:4].copy(), v[:, 4:7].copy())
+        acc = np.column_stack([values[j][rows] for j in (1, 2, 3)])
+        gyr = np.column_stack([values[j][rows] for j in (4, 5, 6)])
+        out[sensor] = SensorSeries(sensor, t, acc, gyr)
     return out
 
 
-def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(sensor labels, per-row label codes, (n, 7) numeric values), with pyarrow's multi-threaded reader.
+def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """(sensor labels, per-row label codes, the 7 numeric columns (n,) each), with pyarrow's multi-threaded reader.
     A file the typed read refuses is read again as text to name the row and column at fault (or to
     accept what only needs trimming, e.g. spaces after the commas)."""
     types = {"sensor": pa.dictionary(pa.int32(), pa.string()), **{c: pa.float64() for c in NUMERIC}}
@@ -82,11 +84,11 @@ def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, KeyError, UnicodeDecodeError):
         return _read_text(path)
     codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    values = np.column_stack([table.column(c).to_numpy() for c in NUMERIC])
+    values = [table.column(c).to_numpy() for c in NUMERIC]
     return sensor.dictionary.to_pylist(), codes, values
 
 
-def _read_text(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _read_text(path: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
     """The careful read: every column as text, trimmed, then converted column by column; errors name
     the file, row and column."""
     try:
@@ -119,7 +121,8 @@ def _read_text(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
                 except ValueError:
                     raise InputError(f"{path}: row {i + 2}, column {col!r}: {cell!r} is not a number") from None
             raise
-    return sensor.dictionary.to_pylist(), sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64), values
+    codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return sensor.dictionary.to_pylist(), codes, [values[:, j] for j in range(len(NUMERIC))]
 
 
 def _table(series: Mapping[str, SensorSeries]):
