@@ -171,7 +171,7 @@ def hip_rise_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, rec: RepReco
     acceleration is integrated twice with the velocity's linear trend removed (v = 0 at both ends).
     t, hip_az, lean: frames (uniform grid) covering that span."""
     ex_end = rec.start_s + rec.duration_s
-    b0, b1 = np.searchsorted(t, [rec.start_s - TRANSFER_BEFORE_S, rec.start_s], side="left")
+    b0 = int(np.searchsorted(t, rec.start_s - TRANSFER_BEFORE_S, side="left"))
     b1 = int(np.searchsorted(t, rec.start_s, side="right"))
     a0 = int(np.searchsorted(t, ex_end, side="left"))
     a1 = int(np.searchsorted(t, min(ex_end + TRANSFER_AFTER_S, rec.end_s), side="right"))

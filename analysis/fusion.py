@@ -122,12 +122,8 @@ def find_still_period(
     finder = _BiasFinder(fs, settings or StillSettings())
     found = finder.feed(acc, gyr)
     if found is None:  # still until the end of the series?
-        f = finder.finder
-        if f._run_start is not None:
-            start = f._run_start - f.w + 1
-            if len(acc) - start >= f.n_min:
-                return StillPeriod(start, len(acc), gyr[start:].mean(axis=0))
-        return None
+        run = finder.finder.pending()
+        return None if run is None else StillPeriod(run[0], run[1], gyr[run[0] : run[1]].mean(axis=0))
     return found[0]
 
 

@@ -51,9 +51,9 @@ class Samples(Protocol):
 
 @dataclass
 class SensorResult:
+    """One sensor's timing (rate, lost samples, holes); its angles are the frames' pelvis / trunk column."""
+
     timing: Timing
-    t: np.ndarray  # uniform grid of this sensor (s), shifted to the fused orientation's time
-    theta_deg: np.ndarray  # sagittal angle on the common grid (the frames' pelvis or trunk column)
 
 
 @dataclass
@@ -158,6 +158,7 @@ def analyze(
     _validate(series)
     warnings: list[str] = []
     timings = {name: timing(np.asarray(series[name].t, dtype=float), sensor=name) for name in SENSORS}
+    results = {name: SensorResult(timings[name]) for name in SENSORS}
     grids = {}
     for name in SENSORS:
         s = series[name]
@@ -226,7 +227,6 @@ def analyze(
     if axes is None:
         nan = np.full(len(tc), np.nan)
         frames = np.column_stack((tc, nan, nan, nan))
-        results = {name: SensorResult(timings[name], grids[name][0], nan) for name in SENSORS}
         calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
         _hole_warnings(timings, warnings)
         return Analysis(exercise, calibration, results, frames, [], warnings, 0, None)
@@ -237,10 +237,6 @@ def analyze(
     side = _lowpass(ang.side, rate, settings.lowpass_hz)
     lean = np.maximum(trunk, np.abs(side))
     frames = np.column_stack((tc, pelvis, trunk, trunk - pelvis))
-    results = {
-        "sacrum": SensorResult(timings["sacrum"], grids["sacrum"][0], pelvis),
-        "thoracic": SensorResult(timings["thoracic"], grids["thoracic"][0], trunk),
-    }
 
     warnings += quality_warnings(trunk, pelvis, settings)
     _hole_warnings(timings, warnings)

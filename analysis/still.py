@@ -113,14 +113,6 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
 
 
-def first_run(mask: np.ndarray, min_len: int) -> tuple[int, int] | None:
-    """First run of True at least min_len long, as (start, stop) indices; None if there is none."""
-    for a, b in zip(*runs(mask), strict=True):
-        if b - a >= min_len:
-            return int(a), int(b)
-    return None
-
-
 class StillPeriodFinder:
     """The first still period of a stream of still flags (causal, chunk-invariant).
 
@@ -167,3 +159,11 @@ class StillPeriodFinder:
                 self._run_start = None
             i = end
         return None
+
+    def pending(self) -> tuple[int, int] | None:
+        """The still run in progress at the end of the data, (start, stop) sample indices, if it already
+        lasts `min_duration_s` (a series that ends still)."""
+        if self.period is not None or self._run_start is None:
+            return None
+        start = self._run_start - self.w + 1
+        return (start, self._seen) if self._seen - start >= self.n_min else None

@@ -375,7 +375,7 @@ class Tracker:
             self._recent.pop(0)
         rows = np.empty((len(part), 4))
         rows[:, 0], rows[:, 1], rows[:, 2] = part.t, ang.pelvis, ang.trunk
-        rows[:, 3] = ang.trunk - ang.pelvis
+        rows[:, 3] = ang.lumbar
         # frame by frame: alerts carry the exact frame time, whatever the chunking
         for tk, trk, pk, lk, sk in zip(
             part.t.tolist(), ang.trunk.tolist(), ang.pelvis.tolist(), lean.tolist(), ang.side.tolist(),
@@ -399,21 +399,18 @@ class Tracker:
         while t_last is not None and len(blocks) > 1 and len(blocks[0]) and blocks[0].t[-1] < t_last - keep_s:
             blocks.pop(0)
 
-    def _ups(self, start: float, end: float, quality: str) -> dict[str, np.ndarray]:
+    def _neutral_at(self, start: float, end: float, quality: str) -> dict[str, np.ndarray]:
+        """Each sensor's vertical over the neutral window [start, end] of the frame history; also sets the
+        sacrum's specific force there (`_g0`, for the sit/stand check)."""
         hist = _Block.join(self._history)
         sel = (hist.t >= start) & (hist.t <= end)
         if not sel.any():
             sel[int(np.argmin(np.abs(hist.t - start)))] = True
+        self._g0 = float(np.linalg.norm(hist.acc["sacrum"][sel].mean(axis=0)))
         return {name: neutral_up(hist.acc[name][sel], hist.g[name][sel], quality) for name in SENSORS}
 
-    def _g0_at(self, start: float, end: float) -> float:
-        hist = _Block.join(self._history)
-        sel = (hist.t >= start) & (hist.t <= end)
-        return float(np.linalg.norm(hist.acc["sacrum"][sel].mean(axis=0))) if sel.any() else self._g0
-
     def _calibrate(self, start: float, end: float, quality: str, events: list) -> None:
-        ups = self._ups(start, end, quality)
-        self._g0 = self._g0_at(start, end)
+        ups = self._neutral_at(start, end, quality)
         self._learner = AxisLearner(ups["sacrum"], ups["thoracic"], self.settings.axes)
         self.calibration = Calibrated(end, start, end, quality)
         events.append(self.calibration)
@@ -424,8 +421,7 @@ class Tracker:
 
     def _refine(self, events: list) -> None:
         start, end = self._refiner.found
-        ups = self._ups(start, end, "ok")
-        self._g0 = self._g0_at(start, end)
+        ups = self._neutral_at(start, end, "ok")
         self._learner.set_up(ups["sacrum"], ups["thoracic"])
         if self.axes is not None:
             self.axes = self._learner.axes() or self.axes
