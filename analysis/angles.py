@@ -2,7 +2,7 @@
 
 For a segment with sensor-frame axes `up` (vertical at neutral), `fwd` (forward, ⟂ up) and
 `side = up × fwd`, and g the direction of earth's up in the sensor frame at a sample
-(`analysis.calibration.gravity_in_sensor`):
+(`hinge.analysis.calibration.gravity_in_sensor`):
 
     sagittal θ = atan2(−g·fwd, g·up)      lateral φ = atan2(−g·side, g·up)
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.calibration import SegmentAxes, dot3
+from hinge.analysis.calibration import SegmentAxes, dot3
 
 
 def segment_angles_deg(g: np.ndarray, axes: SegmentAxes) -> tuple[np.ndarray, np.ndarray]:

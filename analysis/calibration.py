@@ -3,7 +3,7 @@
 No manual steps; straps on in any orientation, standing or seated.
 
 **Neutral posture** (`NeutralFinder`): the first period where both sensors are still for
-`min_duration_s` (`analysis.still`; at most `max_duration_s` of it is used). There, each sensor's mean
+`min_duration_s` (`hinge.analysis.still`; at most `max_duration_s` of it is used). There, each sensor's mean
 specific force is its segment's vertical `up` (sensor frame). Fallbacks, in order, when no such period
 exists: the first pause of `min_pause_s` (e.g. a lockout), else the quietest second near the start.
 Offline looks at the whole set; live decides when a still period ends or reaches its cap, falls back
@@ -23,7 +23,7 @@ mean pelvis tilt over the same excursions (the pelvis tilts forward, a little or
 bends forward; stoop bends leave it nearly still, which then hardly matters for its angle). No
 forward excursion: no axes, no reps — a warning, not an error.
 
-Angles from these axes: `analysis.angles`.
+Angles from these axes: `hinge.analysis.angles`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.segmenter import first_index
-from analysis.still import StillSettings, runs
+from hinge.analysis.segmenter import first_index
+from hinge.analysis.still import StillSettings, runs
 
 
 def gravity_in_sensor(quat: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
-"""The analysis core: what offline analysis (`analysis.pipeline`) and the live tracker (`analysis.tracker`)
+"""The analysis core: what offline analysis (`hinge.analysis.pipeline`) and the live tracker (`hinge.analysis.tracker`)
 share, so that both are one algorithm.
 
-    per sensor:  uniform grid → still flags (analysis.still) → fusion → gravity in the sensor frame
+    per sensor:  uniform grid → still flags (hinge.analysis.still) → fusion → gravity in the sensor frame
     both:        common grid → neutral posture (NeutralFinder) → sagittal axes (AxisLearner)
                  → trunk / pelvis / lumbar angles, trunk inclination and lateral lean
                  → rep segmentation (RepSegmenter) → per-rep metrics, gap flags, faults
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from analysis.angles import segment_angles_deg
-from analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
-from analysis.faults import FaultLimits, classify
-from analysis.reps import RepSettings
-from analysis.segmenter import RepRecord
-from analysis.still import StillSettings
+from hinge.analysis.angles import segment_angles_deg
+from hinge.analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
+from hinge.analysis.faults import FaultLimits, classify
+from hinge.analysis.reps import RepSettings
+from hinge.analysis.segmenter import RepRecord
+from hinge.analysis.still import StillSettings
 
 SENSORS = ("sacrum", "thoracic")
 METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
@@ -67,7 +67,7 @@ def quat_shift_s(rate_hz: float, samples: str = "instant") -> float:
 @dataclass
 class FrameAngles:
     """Angles on the common grid (degrees): pelvis and trunk sagittal, trunk lateral, and the trunk's lean
-    max(θt, |φ|) — forward or sideways, not backward — that starts an excursion (`analysis.segmenter`)."""
+    max(θt, |φ|) — forward or sideways, not backward — that starts an excursion (`hinge.analysis.segmenter`)."""
 
     pelvis: np.ndarray
     trunk: np.ndarray

@@ -8,7 +8,7 @@ still period (`find_still_period`). VQF's own rest detection needs the sensor to
 (gyro deviation < 2 °/s, acc deviation < 0.5 m/s² for 1.5 s); a person standing still sways, and
 a gyro bias above ~2 °/s alone keeps it off, so on a body-worn sensor it may never trigger and the
 bias is only learnt slowly during motion. A still period judged by the *spread* of the signals (which
-a constant bias does not change) still yields a good bias estimate (`analysis.still`, the project's one
+a constant bias does not change) still yields a good bias estimate (`hinge.analysis.still`, the project's one
 still detector). On the BROAD benchmark, whose trials start on a table, it changes nothing (VQF's rest
 detection already catches that); on a simulated standing-then-swinging session it removes most of the
 tilt error — `bench/fusion_broad.py` prints both.
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from vqf import VQF, offlineVQF
 
-from analysis.errors import AnalysisError
-from analysis.still import StillDetector, StillPeriodFinder, StillSettings
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.still import StillDetector, StillPeriodFinder, StillSettings
 
 __all__ = ["StillPeriod", "StillSettings", "OnlineFuser", "find_still_period", "fuse"]
 
@@ -79,7 +79,7 @@ def _check_bias(gyr_bias: np.ndarray) -> np.ndarray:
 
 
 class _BiasFinder:
-    """The first still period of a stream (`analysis.still`) and the mean gyroscope over it.
+    """The first still period of a stream (`hinge.analysis.still`) and the mean gyroscope over it.
 
     `feed(acc, gyr)` returns (period, chunk-local index from which it is known) once, else None. The
     gyroscope rows of the last `max_duration_s` are kept, so the mean is over exactly the period's rows
@@ -112,7 +112,7 @@ class _BiasFinder:
 def find_still_period(
     acc: np.ndarray, gyr: np.ndarray, fs_hz: float, *, settings: StillSettings | None = None
 ) -> StillPeriod | None:
-    """The first still period of a series (`analysis.still.StillSettings`), or None.
+    """The first still period of a series (`hinge.analysis.still.StillSettings`), or None.
 
     acc: (N, 3) m/s², gyr: (N, 3) rad/s, sensor frame, at fs_hz. The same causal detector as the
     online filter uses, so the result matches what `fuse(..., offline=False)` applies.

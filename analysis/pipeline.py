@@ -1,6 +1,6 @@
 """Offline analysis of one recorded set: samples of both sensors in, per-rep metrics and faults out.
 
-The analysis core (`analysis.core`) with its offline refinements: offline fusion, the neutral posture and
+The analysis core (`hinge.analysis.core`) with its offline refinements: offline fusion, the neutral posture and
 the sagittal axes from the whole set, zero-phase low-pass of the angles.
 
 `analyze()` takes each sensor's samples as arrays (anything with `t`, `acc`, `gyr`: times in seconds on
@@ -19,8 +19,8 @@ from scipy.ndimage import gaussian_filter1d
 if TYPE_CHECKING:
     import pandas as pd
 
-from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
-from analysis.core import (
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from hinge.analysis.core import (
     METRICS,
     SENSORS,
     Settings,
@@ -33,12 +33,12 @@ from analysis.core import (
     reject_transfer,
     rep_dict,
 )
-from analysis.errors import AnalysisError
-from analysis.fusion import fuse
-from analysis.reps import EXERCISES
-from analysis.segmenter import segment
-from analysis.still import still_flags
-from analysis.timing import Timing, resample, timing, uniform_grid
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.fusion import fuse
+from hinge.analysis.reps import EXERCISES
+from hinge.analysis.segmenter import segment
+from hinge.analysis.still import still_flags
+from hinge.analysis.timing import Timing, resample, timing, uniform_grid
 
 __all__ = ["METRICS", "SENSORS", "Analysis", "Settings", "analyze", "rep_dict"]
 

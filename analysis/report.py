@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analysis.faults import cue
+from hinge.analysis.faults import cue
 
 REP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rep", "index"),

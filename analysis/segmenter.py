@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.reps import RepSettings
+from hinge.analysis.reps import RepSettings
 
 INF = float("inf")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.errors import AnalysisError
+from hinge.analysis.errors import AnalysisError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Live tracker: the analysis core (`analysis.core`) run causally, chunk by chunk, while a set is lifted.
+"""Live tracker: the analysis core (`hinge.analysis.core`) run causally, chunk by chunk, while a set is lifted.
 
     tracker = Tracker({"sacrum": 100.0, "thoracic": 100.0})
     out = tracker.feed("sacrum", t, acc, gyr)      # any chunk sizes, sensors interleaved
@@ -6,7 +6,7 @@
     out.events   # Calibrated, Alert (a limit crossed, raised at once), Rep (a finished rep, analyzer dict)
 
 Per sensor (depends on that sensor's samples only): uniform resampling (holes bridged and remembered),
-still flags (`analysis.still`), and causal VQF. The fusion holds its first seconds until the sensor's
+still flags (`hinge.analysis.still`), and causal VQF. The fusion holds its first seconds until the sensor's
 first still period gives the gyro bias (at most `NeutralSettings.fallback_s`; then VQF's own estimate).
 Both sensors, frame by frame on the common grid and in time order: the neutral posture
 (`NeutralFinder`: the first both-still period; with none after `fallback_s` the same fallbacks as offline
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
-from analysis.core import (
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from hinge.analysis.core import (
     SENSORS,
     Settings,
     frame_angles,
@@ -36,12 +36,12 @@ from analysis.core import (
     reject_transfer,
     rep_dict,
 )
-from analysis.errors import AnalysisError
-from analysis.faults import FAULTS
-from analysis.fusion import OnlineFuser
-from analysis.segmenter import RepSegmenter
-from analysis.still import StillDetector, StillPeriodFinder
-from analysis.timing import holes_and_lost, resample
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.faults import FAULTS
+from hinge.analysis.fusion import OnlineFuser
+from hinge.analysis.segmenter import RepSegmenter
+from hinge.analysis.still import StillDetector, StillPeriodFinder
+from hinge.analysis.timing import holes_and_lost, resample
 
 _OUT_COLS = 9  # t, g (3), acc (3), still, motion
 HOLD_FRAMES_S = 60.0  # frames kept while waiting for the first forward bend
@@ -139,7 +139,7 @@ class _SensorStream:
         self.out.append(out)
 
     def _resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """New samples onto the sensor's uniform grid, as `analysis.timing.resample` does offline (holes
+        """New samples onto the sensor's uniform grid, as `hinge.analysis.timing.resample` does offline (holes
         bridged by a cubic through two samples on each side): grid points up to the second-newest sample
         go out, the newest interval waits for its right-hand neighbour; the last 3 samples are kept."""
         m = len(self.tail_t)

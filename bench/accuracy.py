@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol, simulate_set  # noqa: E402
+from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol, simulate_set  # noqa: E402
 from tests.truth import Score, reps_of  # noqa: E402
 
 MOVEMENTS = ("side_bend", "twist", "walk_turn", "setup", "sit_stand")

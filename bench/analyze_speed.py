@@ -29,8 +29,8 @@ import pandas as pd
 from vqf import VQF, offlineVQF
 
 from hinge.commands.analyze import analyze_samples
-from sensing.csvio import read_csv, write_csv
-from sensing.simulator import SimConfig, simulate_set
+from hinge.sensing.csvio import read_csv, write_csv
+from hinge.sensing.simulator import SimConfig, simulate_set
 
 
 def make_set(path: Path, minutes: float, rate: float) -> None:

@@ -3,7 +3,7 @@ Dask LocalCluster, side by side, with the per-file overhead of each engine measu
 
     python bench/batch_speed.py [--sets 200] [--reps 4] [--jobs N] [--runs 3] [--keep DIR]
 
-Writes the sets as CSV interchange files (`sensing.simulator.simulate_set` + `sensing.csvio.write_csv`,
+Writes the sets as CSV interchange files (`hinge.sensing.simulator.simulate_set` + `hinge.sensing.csvio.write_csv`,
 short sets of a few reps at 100 Hz), then times the same batch (`hinge.batch`: load, hash, analyse, rep
 rows) on each engine. Per-file overhead: (1) inside a job, what the batch adds to the bare analysis
 (content hash and header, JSON and rows), from in-process timings; (2) per engine, worker-seconds per
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.pipeline import Settings, analyze
 from hinge import batch
+from hinge.analysis.pipeline import Settings, analyze
 from hinge.inputs import load_samples
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import EXERCISES, SimConfig, simulate_set
 from hinge.sets import rep_rows, rep_table, set_info
-from sensing.csvio import write_csv
-from sensing.simulator import EXERCISES, SimConfig, simulate_set
 
 
 def make_sets(d: Path, n: int, reps: int) -> list[str]:

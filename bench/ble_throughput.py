@@ -4,7 +4,7 @@
     python bench/ble_throughput.py --bluez [--speed 1 4 16]   # also through bleak's BlueZ backend
 
 For each profile: two emulated sensors stream `--seconds` of device time as fast as the event loop
-allows; `sensing.ble.BleSource` (plain bleak, Bumble backend swapped in) receives them while the
+allows; `hinge.sensing.ble.BleSource` (plain bleak, Bumble backend swapped in) receives them while the
 consumer decodes every packet. Prints per sensor: notifications/s, decoded samples/s, packets lost
 to queue overflow, and the stream's speed relative to real time. Then, offline on the captured
 payloads: CPU time per packet of `decoder.feed` and of `Timebase.update` (process time, µs).
@@ -12,8 +12,8 @@ payloads: CPU time per packet of `decoder.feed` and of `Timebase.update` (proces
 The emulated link has no radio timing (no connection interval, no air time), so these figures
 bound the *host* side: how much headroom the app has over a real 2 × 100–400 Hz stream.
 
-`--bluez`: the same two sensors as `sensing.bluez_peripheral` processes on BlueZoo (BlueZ's D-Bus
-API, emulated; `sensing.bluez_sandbox` starts a private bus), received through bleak's real BlueZ
+`--bluez`: the same two sensors as `hinge.sensing.bluez_peripheral` processes on BlueZoo (BlueZ's D-Bus
+API, emulated; `hinge.sensing.bluez_sandbox` starts a private bus), received through bleak's real BlueZ
 backend (adapter hci0). Those sensors pace themselves (real time × `--speed`, each value), so
 notifications/s there is what the D-Bus path sustained at that pace; "lost" counts missing samples
 (sample counter) for profiles that have one, overflow losses otherwise.
@@ -28,10 +28,10 @@ import signal
 import sys
 import time
 
-from sensing.ble import BleSource, SensorTarget
-from sensing.emulated import EmulatedRadio, SensorSpec
-from sensing.profiles import load
-from sensing.timebase import Timebase
+from hinge.sensing.ble import BleSource, SensorTarget
+from hinge.sensing.emulated import EmulatedRadio, SensorSpec
+from hinge.sensing.profiles import load
+from hinge.sensing.timebase import Timebase
 
 PLACEMENTS = ("sacrum", "thoracic")
 
@@ -81,7 +81,7 @@ async def stream(profile_name: str, seconds: float, rate_hz: float | None) -> di
 
 
 def stream_bluez(sandbox, profile_name: str, seconds: float, rate_hz: float | None, speed: float) -> dict:
-    from sensing.bluez_sandbox import CENTRAL
+    from hinge.sensing.bluez_sandbox import CENTRAL
 
     profile = load(profile_name)
     rate = pick_rate(profile, rate_hz)
@@ -140,7 +140,7 @@ def main() -> None:
           f"{'x real':>7s} {'lost':>5s} {'bad':>4s} {'decode µs/pkt':>14s} {'timebase µs/pkt':>16s}")
     sandbox = None
     if args.bluez:
-        from sensing.bluez_sandbox import BluezSandbox
+        from hinge.sensing.bluez_sandbox import BluezSandbox
 
         sandbox = BluezSandbox().__enter__()
     try:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensing import profiles  # noqa: E402
-from sensing.recording import Recorder, SensorInfo, read_recording  # noqa: E402
-from sensing.simsource import simulated_packets  # noqa: E402
-from sensing.simulator import SimConfig, simulate_set  # noqa: E402
-from sensing.stream import SensorStream, decode_packets, load_series, streams_from_header  # noqa: E402
+from hinge.sensing import profiles  # noqa: E402
+from hinge.sensing.recording import Recorder, SensorInfo, read_recording  # noqa: E402
+from hinge.sensing.simsource import simulated_packets  # noqa: E402
+from hinge.sensing.simulator import SimConfig, simulate_set  # noqa: E402
+from hinge.sensing.stream import SensorStream, decode_packets, load_series, streams_from_header  # noqa: E402
 
 RATES = {"hinge-ref": 200.0, "movella-dot": 60.0, "movesense": 208.0, "nordic-thingy52": 200.0,
          "witmotion-bwt901ble": 100.0}

@@ -1,4 +1,4 @@
-"""Orientation-fusion benchmark: `analysis.fusion.fuse` vs raw `vqf` on BROAD (real data, optical truth).
+"""Orientation-fusion benchmark: `hinge.analysis.fusion.fuse` vs raw `vqf` on BROAD (real data, optical truth).
 
 Usage: python bench/fusion_broad.py [BROAD_DIR] [--variants] [--repeat N]
 
@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from analysis.fusion import fuse  # noqa: E402
-from analysis.quaternion import inclination_error_rad, quat_conj, quat_mul, quat_rotate  # noqa: E402
-from sensing.profiles import G0  # noqa: E402
+from hinge.analysis.fusion import fuse  # noqa: E402
+from hinge.analysis.quaternion import inclination_error_rad, quat_conj, quat_mul, quat_rotate  # noqa: E402
+from hinge.sensing.profiles import G0  # noqa: E402
 
 DEFAULT_DIR = REPO.parent / "shared" / "data" / "broad"
 

@@ -16,13 +16,13 @@ import os
 import statistics
 import time
 
-import analysis.tracker as tracker_mod
-import sensing.stream as stream_mod
+import hinge.analysis.tracker as tracker_mod
+import hinge.sensing.stream as stream_mod
+from hinge.sensing.profiles import load
+from hinge.sensing.replay import simulated_source
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SENSORS, SimConfig, simulate_set
 from hinge.session import Session
-from sensing.profiles import load
-from sensing.replay import simulated_source
-from sensing.simsource import simulated_packets
-from sensing.simulator import SENSORS, SimConfig, simulate_set
 
 STEPS = {}
 

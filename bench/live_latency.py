@@ -35,16 +35,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from analysis.tracker import Alert  # noqa: E402
+from hinge.analysis.tracker import Alert  # noqa: E402
+from hinge.sensing.emulated_source import EmulatedSource  # noqa: E402
+from hinge.sensing.profiles import load  # noqa: E402
+from hinge.sensing.replay import simulated_source  # noqa: E402
+from hinge.sensing.simsource import simulated_packets  # noqa: E402
+from hinge.sensing.source import Tap  # noqa: E402
+from hinge.sensing.stream import SensorStream  # noqa: E402
+from hinge.sensing.types import SENSORS, SensorSeries  # noqa: E402
 from hinge.session import Session  # noqa: E402
 from hinge.sources import simulated_set  # noqa: E402
-from sensing.emulated_source import EmulatedSource  # noqa: E402
-from sensing.profiles import load  # noqa: E402
-from sensing.replay import simulated_source  # noqa: E402
-from sensing.simsource import simulated_packets  # noqa: E402
-from sensing.source import Tap  # noqa: E402
-from sensing.stream import SensorStream  # noqa: E402
-from sensing.types import SENSORS, SensorSeries  # noqa: E402
 
 HREF = load("hinge-ref")
 RATE_HZ = 200.0
@@ -205,7 +205,7 @@ def long_packets(sim, minutes: float):
 
 class IterFeed:
     """As fast as possible from a packet iterator (no list: 60 minutes need not sit in memory); a
-    `sensing.source.PacketSource`."""
+    `hinge.sensing.source.PacketSource`."""
 
     kind = "simulated"
 

@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensing.profiles import G0  # noqa: E402
-from sensing.recording import Recorder, read_recording  # noqa: E402
-from sensing.replay import MonotonicClock, ReplaySource  # noqa: E402
-from sensing.types import RawPacket  # noqa: E402
+from hinge.sensing.profiles import G0  # noqa: E402
+from hinge.sensing.recording import Recorder, read_recording  # noqa: E402
+from hinge.sensing.replay import MonotonicClock, ReplaySource  # noqa: E402
+from hinge.sensing.types import RawPacket  # noqa: E402
 
 SENSORS = {name: {"profile": "bench", "profile_toml": "# synthetic\n" * 40} for name in ("sacrum", "thoracic")}
 

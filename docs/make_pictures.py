@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from hinge.cli import main
-from sensing.csvio import write_csv
-from sensing.simulator import SimConfig, simulate_set
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import SimConfig, simulate_set
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent

@@ -1,5 +1,2 @@
-"""Declarative sensor firmware profiles (TOML data files); see README.md in this folder."""
-
-from pathlib import Path
-
-PROFILE_DIR = Path(__file__).resolve().parent
+"""Declarative sensor firmware profiles (TOML data files, installed as `hinge.firmware_profiles`); see
+README.md in this folder. `hinge.sensing.profiles` loads them as package resources."""

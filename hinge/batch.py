@@ -17,11 +17,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.errors import AnalysisError
-from analysis.pipeline import Settings
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.pipeline import Settings
 from hinge.errors import UserError
+from hinge.sensing.errors import InputError
 from hinge.sets import AnalysedSet, analyse_file
-from sensing.errors import InputError
 
 INPUT_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz")
 

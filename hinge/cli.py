@@ -13,10 +13,10 @@ import importlib
 import logging
 import sys
 
-from analysis.errors import AnalysisError
 from hinge import __version__
+from hinge.analysis.errors import AnalysisError
 from hinge.errors import UserError
-from sensing.errors import InputError
+from hinge.sensing.errors import InputError
 
 COMMANDS = ("demo", "analyze", "report", "history", "simulate", "scan", "record", "live", "replay", "export")
 

@@ -9,13 +9,13 @@ import numpy as np
 
 from hinge import __version__
 from hinge.errors import UserError
-from sensing.csvio import read_csv
-from sensing.profiles import DEFAULT_PROFILE
-from sensing.profiles import load as load_profile
-from sensing.replay import packets_to_recording
-from sensing.simsource import simulated_packets
-from sensing.simulator import SimulatedSet
-from sensing.types import SENSORS
+from hinge.sensing.csvio import read_csv
+from hinge.sensing.profiles import DEFAULT_PROFILE
+from hinge.sensing.profiles import load as load_profile
+from hinge.sensing.replay import packets_to_recording
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SimulatedSet
+from hinge.sensing.types import SENSORS
 
 
 def csv_to_recording(csv_path: str | Path, out: str | Path, profile: str = DEFAULT_PROFILE) -> Path:

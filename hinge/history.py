@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-from analysis.errors import AnalysisError
-from analysis.pipeline import Settings
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.pipeline import Settings
 from hinge.errors import UserError
+from hinge.sensing.errors import InputError
 from hinge.sets import METRICS, AnalysedSet, SetInfo, analyse_file, iso_utc, rep_rows, rep_table
-from sensing.errors import InputError
 
 APP_ID = 0x68696E67  # 'hing': PRAGMA application_id of a hinge history database
 BUSY_TIMEOUT_S = 60.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge.errors import UserError
-from sensing.csvio import read_csv
-from sensing.types import SensorSeries
+from hinge.sensing.csvio import read_csv
+from hinge.sensing.types import SensorSeries
 
 RECORDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -26,7 +26,7 @@ def load_samples(path: str | Path) -> dict[str, SensorSeries]:
     """Samples of both sensors from a CSV interchange file or a hinge recording."""
     if input_kind(path) == "csv":
         return read_csv(path)
-    from sensing.stream import load_series  # decoding needs the profiles; imported on demand
+    from hinge.sensing.stream import load_series  # decoding needs the profiles; imported on demand
 
     return load_series(path)
 
@@ -35,6 +35,6 @@ def exercise_of(path: str | Path) -> str | None:
     """The exercise stored in a recording's header, or None (CSV files carry none)."""
     if input_kind(path) != "recording":
         return None
-    from sensing.recording import read_recording
+    from hinge.sensing.recording import read_recording
 
     return read_recording(path).header.get("exercise")

@@ -17,8 +17,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from analysis.faults import FAULTS, cue
-from analysis.report import REP_COLUMNS, faults_text
+from hinge.analysis.faults import FAULTS, cue
+from hinge.analysis.report import REP_COLUMNS, faults_text
 from hinge.errors import UserError
 from hinge.sets import AnalysedSet, fault_totals, worst_severity
 

@@ -3,7 +3,7 @@
     source ─► RawPacket ─┬─► Recorder (optional, raw bytes)
                          └─► SensorStream (decode, time) ─► Tracker ─► FrameRing + event log + status
 
-One `Session` composes the pieces for every `sensing.source.PacketSource` — a BLE pair, the emulated
+One `Session` composes the pieces for every `hinge.sensing.source.PacketSource` — a BLE pair, the emulated
 BLE link, a paced simulated set or a replayed recording — so nothing downstream knows where the packets
 came from (docs/ARCHITECTURE.md §1, §9).
 
@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 
-from analysis.pipeline import Settings
-from analysis.tracker import Alert, Calibrated, Rep, Tracker
 from hinge import __version__
+from hinge.analysis.pipeline import Settings
+from hinge.analysis.tracker import Alert, Calibrated, Rep, Tracker
 from hinge.framering import FrameRing
-from sensing.errors import describe_error
-from sensing.recording import EVENTS, Recorder
-from sensing.replay import Clock, MonotonicClock
-from sensing.source import ControlledSource, PacketSource, make_streams, sensor_info
-from sensing.types import RawPacket
+from hinge.sensing.errors import describe_error
+from hinge.sensing.recording import EVENTS, Recorder
+from hinge.sensing.replay import Clock, MonotonicClock
+from hinge.sensing.source import ControlledSource, PacketSource, make_streams, sensor_info
+from hinge.sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class SensorStatus:
     lost_samples: int
     battery: float | None
     address: str
-    dropped_packets: int = 0  # corrupt timestamp or counter, or out of order (see sensing.timebase)
+    dropped_packets: int = 0  # corrupt timestamp or counter, or out of order (see hinge.sensing.timebase)
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Session:
     """Source → optional recorder → decoders → tracker → ring buffer, event log and status.
 
     Args:
-        source: a `sensing.source.PacketSource`; a `ControlledSource` (replay) enables the controls.
+        source: a `hinge.sensing.source.PacketSource`; a `ControlledSource` (replay) enables the controls.
         exercise: analyzer exercise name (recording header and tracker).
         settings: analysis settings (fault limits are `settings.limits`).
         record_to: write every packet and link event to this recording (opened here: a bad path
@@ -273,7 +273,7 @@ class Session:
                         self._reps.append(ev.rep)
 
     def _on_link_event(self, ev: Any) -> None:
-        """A source's link event (`sensing.source.LinkCallback`): connection state, battery; recorded."""
+        """A source's link event (`hinge.sensing.source.LinkCallback`): connection state, battery; recorded."""
         t, sensor, event, value = ev.t_host, ev.sensor, ev.event, ev.value
         st = self._sensors.get(sensor)
         if st is not None:

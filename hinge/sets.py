@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-from analysis.pipeline import Settings, analyze
 from hinge import __version__
+from hinge.analysis.pipeline import Settings, analyze
 from hinge.errors import UserError
 from hinge.inputs import RECORDING_SUFFIXES, load_samples
 
@@ -90,7 +90,7 @@ def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date
     and the user's options, which win over the file."""
     header: dict[str, Any] = {}
     if path.name.lower().endswith(RECORDING_SUFFIXES):
-        from sensing.recording import read_recording
+        from hinge.sensing.recording import read_recording
 
         header = read_recording(path).header
     recorded_at = date or (parse_date(header["started_at"], f"{path}: started_at") if header.get("started_at") else "")
@@ -124,7 +124,7 @@ def analyse_file(
     keep_frames: bool = False,
     analyse=analyze,
 ) -> AnalysedSet:
-    """Load and analyse one file. analyse: `analysis.pipeline.analyze` or a drop-in (the single-file
+    """Load and analyse one file. analyse: `hinge.analysis.pipeline.analyze` or a drop-in (the single-file
     command passes its parallel-fusion variant)."""
     name, path = str(path), Path(path)
     samples = load_samples(path)

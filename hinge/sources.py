@@ -9,13 +9,13 @@ from typing import Any
 
 from hinge.convert import csv_to_recording
 from hinge.inputs import input_kind
-from sensing.profiles import DEFAULT_PROFILE, Profile
-from sensing.profiles import load as load_profile
-from sensing.replay import Clock, ReplaySource
-from sensing.replay import simulated_source as _paced
-from sensing.simsource import simulated_packets
-from sensing.simulator import SimConfig, SimulatedSet, simulate_set
-from sensing.types import SENSORS
+from hinge.sensing.profiles import DEFAULT_PROFILE, Profile
+from hinge.sensing.profiles import load as load_profile
+from hinge.sensing.replay import Clock, ReplaySource
+from hinge.sensing.replay import simulated_source as _paced
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SimConfig, SimulatedSet, simulate_set
+from hinge.sensing.types import SENSORS
 
 __all__ = ["DEFAULT_PROFILE", "replay_source", "simulated_set", "simulated_source"]
 

@@ -11,9 +11,9 @@ import asyncio
 import sys
 from typing import TextIO
 
-from analysis.faults import FAULTS
-from analysis.report import REP_COLUMNS, faults_text
-from analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.faults import FAULTS
+from hinge.analysis.report import REP_COLUMNS, faults_text
+from hinge.analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
 from hinge.ui import battery_text, calibration_text
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from analysis.faults import FAULTS
+from hinge.analysis.faults import FAULTS
 from hinge.errors import UserError
 from hinge.report import svg_text
 from hinge.sets import METRICS

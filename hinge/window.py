@@ -31,8 +31,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from analysis.faults import FAULTS
-from analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.faults import FAULTS
+from hinge.analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
 from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
 from hinge.ui import battery_text, calibration_text

@@ -2,7 +2,7 @@
 
 `scan()` lists advertising devices that match a firmware profile. `BleSource` connects to one
 sensor per placement, configures and starts each as its profile says, and yields every
-notification payload as a `sensing.types.RawPacket` — the same async iterator the simulator and the
+notification payload as a `hinge.sensing.types.RawPacket` — the same async iterator the simulator and the
 replay reader implement.
 
 Runtime model (docs/ARCHITECTURE.md §8): everything runs on one event loop. Connects are serialised by
@@ -38,11 +38,11 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from sensing.errors import InputError, describe_error
-from sensing.profiles import Command, Profile
-from sensing.profiles import available as available_profiles
-from sensing.profiles import load as load_profile
-from sensing.types import SENSORS, RawPacket
+from hinge.sensing.errors import InputError, describe_error
+from hinge.sensing.profiles import Command, Profile
+from hinge.sensing.profiles import available as available_profiles
+from hinge.sensing.profiles import load as load_profile
+from hinge.sensing.types import SENSORS, RawPacket
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class SensorTarget:
     placement: str
     address: str
     profile: str | Profile
-    """Profile stem or `sensing.profiles.Profile`."""
+    """Profile stem or `hinge.sensing.profiles.Profile`."""
     rate_hz: float | None = None
     """Sample rate to configure (None: the profile's nominal rate)."""
 
@@ -167,7 +167,7 @@ class LinkEvent:
 
     @property
     def t_host(self) -> float:
-        """`t`, under the name a recording's `Event` has (`sensing.source.LinkCallback`)."""
+        """`t`, under the name a recording's `Event` has (`hinge.sensing.source.LinkCallback`)."""
         return self.t
 
 
@@ -225,9 +225,9 @@ class BleSource:
     silence triggers a reconnect (backoff `backoff_s` = (first, max) seconds, retried until closed).
     `clock` stamps packets (monotonic seconds); `RawPacket.t_host` = clock() − `t0` (default: the
     clock when entering). `backend` / `scanner_backend`: bleak client / scanner backend classes, passed
-    to bleak as its own ``backend=`` (default: the platform's; `sensing.emulated` passes its radio's).
+    to bleak as its own ``backend=`` (default: the platform's; `hinge.sensing.emulated` passes its radio's).
     `adapter`: the Bluetooth adapter to use (Linux: 'hci0', ...; default: the system's default adapter).
-    A `sensing.source.PacketSource`; `on_event` may also be set as an attribute before entering.
+    A `hinge.sensing.source.PacketSource`; `on_event` may also be set as an attribute before entering.
     """
 
     kind = "ble"

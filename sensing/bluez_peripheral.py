@@ -1,9 +1,9 @@
 """An emulated IMU on BlueZ's D-Bus API: an LE advertisement and a GATT application, one process.
 
-    python -m sensing.bluez_peripheral --profile hinge-ref --adapter hci2 [--name hinge-01] [--rate 100]
+    python -m hinge.sensing.bluez_peripheral --profile hinge-ref --adapter hci2 [--name hinge-01] [--rate 100]
 
 The sensor's GATT layout, command set and packet bytes are the firmware profile's, built by
-`sensing.emulated.SensorSpec.from_profile` and run by `sensing.emulated.Firmware` (the same code
+`hinge.sensing.emulated.SensorSpec.from_profile` and run by `hinge.sensing.emulated.Firmware` (the same code
 as the Bumble peripherals): a primary service with the notify characteristic and the command
 characteristic(s), a battery service where the profile reads one, commands that set the rate and
 start / stop the stream, `profile.encode` packets of a known motion paced in real time.
@@ -46,9 +46,9 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusBool, DBusBytes, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
-from sensing.emulated import Firmware, SensorSpec
-from sensing.errors import InputError
-from sensing.profiles import load as load_profile
+from hinge.sensing.emulated import Firmware, SensorSpec
+from hinge.sensing.errors import InputError
+from hinge.sensing.profiles import load as load_profile
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
 * **BlueZoo** (PyPI `bluezoo`, GPL-2.0, a user-space mock of BlueZ's D-Bus API) run from its own
   virtual environment (`ensure_bluezoo()`, a cache directory; never imported, never a dependency
   of this package), with two adapters (`hci0`, `hci1`: centrals) and `--scan-interval 1`;
-* emulated sensors (`add_sensor`): `python -m sensing.bluez_peripheral`, each on a fresh adapter
+* emulated sensors (`add_sensor`): `python -m hinge.sensing.bluez_peripheral`, each on a fresh adapter
   of its own (an address is one adapter in BlueZoo), created through BlueZoo's controller.
 
 Synchronous API (subprocesses and pipes); waits are bounded and name what did not come up.
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sensing.errors import InputError
+from hinge.sensing.errors import InputError
 
 BLUEZOO_VERSION = "1.0.2"
 CENTRAL = "hci0"
@@ -107,7 +107,7 @@ def dbus_daemon() -> str | None:
 
 @dataclass
 class SandboxSensor:
-    """A running emulated sensor (`sensing.bluez_peripheral` process)."""
+    """A running emulated sensor (`hinge.sensing.bluez_peripheral` process)."""
 
     profile: str
     name: str
@@ -198,7 +198,7 @@ class BluezSandbox:
             if n > 255:
                 raise InputError("BlueZoo sandbox: out of adapter ids (255)")
             address = f"C0:DE:00:00:{n // 256:02X}:{n % 256:02X}"
-            cmd = [sys.executable, "-m", "sensing.bluez_peripheral", "--profile", profile,
+            cmd = [sys.executable, "-m", "hinge.sensing.bluez_peripheral", "--profile", profile,
                    "--bluezoo-adapter", str(n), address, "--window", str(CONFIRM_WINDOW),
                    *(["--name", name] if name else []), *(extra or [])]
             log = Path(self._dir.name) / f"sensor-hci{n}.log"

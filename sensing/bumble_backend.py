@@ -6,7 +6,7 @@ bleak chooses its platform backend at construction time through
 adapter; a test fixture patches those two functions (or passes `backend=` explicitly) so that app
 code written against plain bleak runs unchanged over `bumble.link.LocalLink`.
 
-Typical use (see `sensing.emulated.EmulatedRadio`, which owns the link and the peripherals)::
+Typical use (see `hinge.sensing.emulated.EmulatedRadio`, which owns the link and the peripherals)::
 
     central = BumbleCentral(link)
     await central.open()

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from sensing.errors import InputError
-from sensing.types import SENSORS, SensorSeries
+from hinge.sensing.errors import InputError
+from hinge.sensing.types import SENSORS, SensorSeries
 
 log = logging.getLogger(__name__)
 

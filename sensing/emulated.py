@@ -1,11 +1,11 @@
 """Emulated BLE IMU sensors: Bumble GATT peripherals on an in-process virtual radio.
 
 `EmulatedRadio` owns one `bumble.link.LocalLink`, the central (our "adapter", see
-`sensing.bumble_backend`) and any number of `EmulatedSensor` peripherals. Each sensor reproduces a
+`hinge.sensing.bumble_backend`) and any number of `EmulatedSensor` peripherals. Each sensor reproduces a
 firmware's GATT layout (service, notify and command characteristics, battery), advertises its name
 and service UUIDs, answers commands (rate, start, stop, register read-back) and streams real packet
 bytes from a `PacketMaker`; `SensorSpec.from_profile` builds all of that from a
-`sensing.profiles.Profile`, streaming `profile.encode(...)` of a known motion.
+`hinge.sensing.profiles.Profile`, streaming `profile.encode(...)` of a known motion.
 
 Time: the device clock advances by samples_per_packet / rate_hz per packet sent (the counter and
 clock pause while not streaming). `speed` maps device time to host time: 1.0 is real time, None
@@ -37,8 +37,8 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.host import Host
 from bumble.link import LocalLink
 
-from sensing.bumble_backend import BumbleCentral
-from sensing.profiles import G0
+from hinge.sensing.bumble_backend import BumbleCentral
+from hinge.sensing.profiles import G0
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class SensorSpec:
     def from_profile(cls, profile: Any, *, name: str | None = None, rate_hz: float | None = None,
                      motion: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = default_motion,
                      **overrides: Any) -> SensorSpec:
-        """The GATT layout, advert and command set of a `sensing.profiles.Profile`, streaming real
+        """The GATT layout, advert and command set of a `hinge.sensing.profiles.Profile`, streaming real
         `profile.encode` packets of `motion`. The sensor starts at `rate_hz` (default: the lowest
         supported rate, so a client that forgets to configure the rate is caught)."""
         if name is None:
@@ -214,7 +214,7 @@ def _uuid(text: str) -> UUID:
 
 # --------------------------------------------------------------------------------------------------
 # What a sensor's firmware does, whatever carries it (Bumble here, BlueZ's D-Bus API in
-# `sensing.bluez_peripheral`)
+# `hinge.sensing.bluez_peripheral`)
 # --------------------------------------------------------------------------------------------------
 class Firmware:
     """The command and streaming state of one emulated sensor, with no transport: commands select

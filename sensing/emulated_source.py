@@ -1,4 +1,4 @@
-"""`EmulatedSource`: the BLE source over the emulated radio (`sensing.emulated`) streaming a simulated set.
+"""`EmulatedSource`: the BLE source over the emulated radio (`hinge.sensing.emulated`) streaming a simulated set.
 
 bleak is not patched: the radio's backend classes go to `BleSource` as bleak's own ``backend=``.
 """
@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from sensing.ble import BleSource, SensorTarget
-from sensing.emulated import EmulatedRadio, SensorSpec
-from sensing.profiles import Profile
-from sensing.simulator import SimulatedSet
-from sensing.types import SENSORS, RawPacket
+from hinge.sensing.ble import BleSource, SensorTarget
+from hinge.sensing.emulated import EmulatedRadio, SensorSpec
+from hinge.sensing.profiles import Profile
+from hinge.sensing.simulator import SimulatedSet
+from hinge.sensing.types import SENSORS, RawPacket
 
 
 class EmulatedSource(BleSource):

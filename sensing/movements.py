@@ -3,7 +3,7 @@ that real sets contain (side bends, twists, walking with a turn, picking the wei
 
 Pure numpy (and scipy's Rotation). A movement is planned once from a random generator (all its
 parameters are drawn then, so the truth can quote them) and rendered as *offsets* on the 1 kHz truth
-grid; the composer (`sensing.simulator`) adds them to the hinge kinematics. Channels (`CHANNELS`):
+grid; the composer (`hinge.sensing.simulator`) adds them to the hinge kinematics. Channels (`CHANNELS`):
 
 - `trunk_yaw`, `trunk_roll`, `trunk_pitch`, `pelvis_yaw`, `pelvis_roll`, `pelvis_pitch`: degrees, the
   segment's ZXY Euler angles (yaw about the earth vertical, roll about the forward axis, pitch about the

@@ -2,7 +2,7 @@
 
 A profile describes one sensor firmware completely (discovery, GATT, commands, packet layout, scales, axes,
 rates, battery); see `firmware_profiles/README.md` for the file format. Loading validates every field and
-raises `sensing.errors.InputError` naming the file and the field. Each profile compiles once to numpy
+raises `hinge.sensing.errors.InputError` naming the file and the field. Each profile compiles once to numpy
 dtypes; decoding is vectorised with `np.frombuffer`, and `Profile.encode` is its exact inverse up to
 quantisation, so simulators and emulated peripherals emit real packet bytes.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib.resources
 import logging
 import math
 import re
@@ -32,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from sensing.errors import InputError
+from hinge.sensing.errors import InputError
 
 try:  # Python >= 3.11
     import tomllib
@@ -41,7 +42,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 log = logging.getLogger(__name__)
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent / "firmware_profiles"
+# the shipped profiles are package data of `hinge.firmware_profiles` (the `firmware_profiles/` folder)
+PROFILE_DIR = Path(str(importlib.resources.files("hinge.firmware_profiles")))
 DEFAULT_PROFILE = "hinge-ref"  # our reference firmware: what demos, simulations and CSV replays encode
 SCHEMA_VERSION = 1
 G0 = 9.80665  # m/s² per g (our choice, see research/sensor-protocols.md)

@@ -38,8 +38,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sensing.errors import InputError
-from sensing.types import RawPacket
+from hinge.sensing.errors import InputError
+from hinge.sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
 

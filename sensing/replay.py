@@ -1,6 +1,6 @@
 """Replay source: a recording paced back as a live `RawPacket` stream (docs/ARCHITECTURE.md §4, §9).
 
-Reading is not pacing: `sensing.recording.read_recording` yields as fast as it can; `ReplaySource`
+Reading is not pacing: `hinge.sensing.recording.read_recording` yields as fast as it can; `ReplaySource`
 wraps it and releases packet ``k`` when the clock reaches ``anchor_clock + (t_k - anchor_t) / speed``.
 Pause, resume, seek and speed changes move the anchor, so a late consumer never makes time drift
 (late packets go out at once, in order) and no step depends on earlier sleeps having been exact.
@@ -11,7 +11,7 @@ a fake clock and never sleep for real.
 Controls (`pause`, `resume`, `seek`, `speed`) are plain methods to call from the event loop's thread
 (from another thread use ``loop.call_soon_threadsafe``). Events in the recording (connected,
 disconnected, battery, marker) are paced like packets and handed to ``on_event``; the stream itself
-carries only `RawPacket`, like the live sources. `ReplaySource` is a `sensing.source.ControlledSource`;
+carries only `RawPacket`, like the live sources. `ReplaySource` is a `hinge.sensing.source.ControlledSource`;
 `simulated_source` paces a simulated set through it (written as a temporary recording first).
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from sensing.profiles import Profile
-from sensing.recording import Event, Item, Recorder, Recording, SensorInfo, read_recording
-from sensing.stream import streams_from_header
-from sensing.types import RawPacket
+from hinge.sensing.profiles import Profile
+from hinge.sensing.recording import Event, Item, Recorder, Recording, SensorInfo, read_recording
+from hinge.sensing.stream import streams_from_header
+from hinge.sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ def packets_to_recording(packets: Sequence[RawPacket], profiles: Mapping[str, Pr
                          rates_hz: Mapping[str, float], out: str | os.PathLike[str], *, label: str = "",
                          addresses: Mapping[str, str] | None = None, name: str = "", app_version: str = "",
                          connected_events: bool = False) -> Path:
-    """Write a packet list (e.g. `sensing.simsource.simulated_packets`) as a recording; with
+    """Write a packet list (e.g. `hinge.sensing.simsource.simulated_packets`) as a recording; with
     connected_events, each sensor's 'connected' event at time 0 first."""
     addresses = addresses or {}
     sensors = {s: SensorInfo(p.name, p.raw_text, address=addresses.get(s, ""), name=name, rate_hz=float(rates_hz[s]))

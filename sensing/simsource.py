@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensing.profiles import Profile
-from sensing.simulator import SimulatedSet
-from sensing.types import RawPacket
+from hinge.sensing.profiles import Profile
+from hinge.sensing.simulator import SimulatedSet
+from hinge.sensing.types import RawPacket
 
 
 def simulated_packets(

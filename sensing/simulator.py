@@ -8,7 +8,7 @@ the segment's angular velocity. Then the sensor errors: white noise, gyro bias a
 scale errors, int16 quantisation, per-sensor sample rates, clock drift, lost samples.
 
 Real sets hold more than reps: `movements` mixes side bends, twists, walking with a turn, picking the
-weight up and sitting down into the set (the kinematics live in `sensing.movements`; none is a rep).
+weight up and sitting down into the set (the kinematics live in `hinge.sensing.movements`; none is a rep).
 Options model what real users and other labs' sensors do: stoop reps, seated hinges, the thoracic
 sensor anywhere from T12 to C7 (`upper_level`), sensors strapped flat on the skin at any yaw
 (`mounting="strapped"`), samples averaged or low-passed on the device (`sample_mode`) and sensors
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from sensing.errors import InputError
-from sensing.movements import (
+from hinge.sensing.errors import InputError
+from hinge.sensing.movements import (
     MOVEMENT_KINDS,
     STANDING_ONLY,
     Movement,
@@ -44,7 +44,7 @@ from sensing.movements import (
     render,
     skin_mount,
 )
-from sensing.types import SENSORS, SensorSeries
+from hinge.sensing.types import SENSORS, SensorSeries
 
 G = 9.81
 EXERCISES = ("deadlift", "swing", "good_morning")
@@ -118,7 +118,7 @@ class SimConfig:
     depth_deg: tuple[float, float] | None = None  # trunk depth range per rep (default: per exercise)
     slip_deg: float = 0.0  # the thoracic strap turns by this much about the spine halfway through the set
     dropout: tuple[str, float, float] | None = None  # (sensor, start_s, duration_s): the sensor drops out
-    # non-hinge movements (sensing.movements.MOVEMENT_KINDS) mixed into the set; never reps in the truth
+    # non-hinge movements (hinge.sensing.movements.MOVEMENT_KINDS) mixed into the set; never reps in the truth
     movements: tuple[str, ...] = ()
     # per movement: 0 = before the first rep, k = after rep k; None = spread over those slots from the seed
     movement_slots: tuple[int, ...] | None = None

@@ -3,9 +3,9 @@ that can pause, seek and change speed (docs/ARCHITECTURE.md §9).
 
 Like python-can's bus interface, the protocol is small and every source implements it directly:
 
-- `sensing.ble.BleSource`: two sensors over BLE (a bleak backend may be passed as ``backend=``).
-- `sensing.replay.ReplaySource`: a recording paced on a clock; a `ControlledSource`.
-- `sensing.replay.simulated_source`: a simulated set, written as a recording and paced by the same
+- `hinge.sensing.ble.BleSource`: two sensors over BLE (a bleak backend may be passed as ``backend=``).
+- `hinge.sensing.replay.ReplaySource`: a recording paced on a clock; a `ControlledSource`.
+- `hinge.sensing.replay.simulated_source`: a simulated set, written as a recording and paced by the same
   `ReplaySource` (one pacing implementation).
 
 A source is an async context manager (entering connects, leaving disconnects) and an async iterator of
@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from sensing.profiles import Profile
-from sensing.recording import SensorInfo
-from sensing.stream import SensorStream
-from sensing.types import RawPacket
+from hinge.sensing.profiles import Profile
+from hinge.sensing.recording import SensorInfo
+from hinge.sensing.stream import SensorStream
+from hinge.sensing.types import RawPacket
 
 LinkCallback = Callable[[Any], None]
 """on_event(ev): ev.t_host (s, the packets' time base), ev.sensor, ev.event, ev.value."""

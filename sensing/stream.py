@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sensing.errors import InputError
-from sensing.profiles import Profile, loads
-from sensing.recording import SENSOR_RATE_FIELD, read_recording
-from sensing.timebase import Gap, Timebase
-from sensing.types import SENSORS, RawPacket, SensorSeries
+from hinge.sensing.errors import InputError
+from hinge.sensing.profiles import Profile, loads
+from hinge.sensing.recording import SENSOR_RATE_FIELD, read_recording
+from hinge.sensing.timebase import Gap, Timebase
+from hinge.sensing.types import SENSORS, RawPacket, SensorSeries
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensing.profiles import Samples
+from hinge.sensing.profiles import Samples
 
 log = logging.getLogger(__name__)
 

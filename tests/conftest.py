@@ -20,12 +20,12 @@ atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)  # plain processe
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis.tracker import Tracker  # noqa: E402
-from sensing.profiles import load  # noqa: E402
-from sensing.recording import Recorder, SensorInfo, read_recording  # noqa: E402
-from sensing.simsource import simulated_packets  # noqa: E402
-from sensing.simulator import SimConfig, simulate_set  # noqa: E402
-from sensing.stream import decode_packets, streams_from_header  # noqa: E402
+from hinge.analysis.tracker import Tracker  # noqa: E402
+from hinge.sensing.profiles import load  # noqa: E402
+from hinge.sensing.recording import Recorder, SensorInfo, read_recording  # noqa: E402
+from hinge.sensing.simsource import simulated_packets  # noqa: E402
+from hinge.sensing.simulator import SimConfig, simulate_set  # noqa: E402
+from hinge.sensing.stream import decode_packets, streams_from_header  # noqa: E402
 
 _CACHE: dict[str, object] = {}
 

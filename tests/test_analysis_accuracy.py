@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.faults import FAULTS, FaultLimits
-from analysis.pipeline import METRICS, analyze
-from sensing.simulator import CLEAN, EXERCISES, FAULT_KINDS, REALISTIC, SimConfig
+from hinge.analysis.faults import FAULTS, FaultLimits
+from hinge.analysis.pipeline import METRICS, analyze
+from hinge.sensing.simulator import CLEAN, EXERCISES, FAULT_KINDS, REALISTIC, SimConfig
 from tests.conftest import simulated
 
 SEEDS = range(8)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hinge.cli import main
-from sensing.csvio import read_csv, write_csv
-from sensing.simulator import SimConfig
+from hinge.sensing.csvio import read_csv, write_csv
+from hinge.sensing.simulator import SimConfig
 from tests.conftest import simulated
 
 
@@ -188,7 +188,7 @@ def test_zero_reps_warns(tmp_path, capsys):
 
 
 def test_swapped_sensors_and_slipping_strap_warn():
-    from analysis.pipeline import analyze
+    from hinge.analysis.pipeline import analyze
 
     sim = simulated(SimConfig(exercise="deadlift", reps=5, seed=4))
     swapped = analyze({"sacrum": sim.series["thoracic"], "thoracic": sim.series["sacrum"]})

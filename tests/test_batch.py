@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from hinge.cli import main
-from sensing.csvio import write_csv
-from sensing.simulator import SimConfig
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import SimConfig
 from tests.conftest import simulated
 
 REPS = {"a": 2, "b": 3, "c": 2, "d": 4}  # generator parameters: reps per set

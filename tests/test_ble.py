@@ -1,7 +1,7 @@
 """End-to-end BLE tests: the app's bleak client against emulated sensors on Bumble's virtual radio.
 
 No hardware and no OS Bluetooth stack: a function-scoped fixture swaps bleak's platform backend for
-`sensing.bumble_backend` (research/ble-testing.md §2), so `sensing.ble` runs unchanged on plain bleak.
+`hinge.sensing.bumble_backend` (research/ble-testing.md §2), so `hinge.sensing.ble` runs unchanged on plain bleak.
 The emulated sensors reproduce real firmware profiles and stream as fast as the event loop allows.
 Ground truth (which samples were sent, their values) comes from the peripherals' generator — the
 sample index and `default_motion` — never from the code under test.
@@ -16,10 +16,10 @@ import bleak
 import numpy as np
 import pytest
 
-from sensing.ble import BleSource, SensorTarget, StartError, scan
-from sensing.emulated import Action, CounterPackets, EmulatedRadio, SensorSpec, default_motion
-from sensing.errors import InputError
-from sensing.profiles import Samples, load
+from hinge.sensing.ble import BleSource, SensorTarget, StartError, scan
+from hinge.sensing.emulated import Action, CounterPackets, EmulatedRadio, SensorSpec, default_motion
+from hinge.sensing.errors import InputError
+from hinge.sensing.profiles import Samples, load
 
 HREF = load("hinge-ref")  # 4 samples/packet, u16 counter + µs clock, 50-400 Hz, start/stop commands
 WIT = load("witmotion-bwt901ble")  # byte stream, no counter, streams on subscribe, 3-step rate command

@@ -9,8 +9,8 @@ import pytest
 
 from hinge.cli import main
 
-HEAVY = ("PySide6", "pyqtgraph", "bleak", "bumble", "hinge.window", "hinge.session", "sensing.replay",
-         "sensing.ble", "sensing.emulated")
+HEAVY = ("PySide6", "pyqtgraph", "bleak", "bumble", "hinge.window", "hinge.session", "hinge.sensing.replay",
+         "hinge.sensing.ble", "hinge.sensing.emulated")
 
 
 def test_hinge_analyze_imports_only_what_analysis_needs():

@@ -1,4 +1,4 @@
-"""analysis.fusion: accuracy on BROAD (real data, optical truth), synthetic ground truth, state, errors."""
+"""hinge.analysis.fusion: accuracy on BROAD (real data, optical truth), synthetic ground truth, state, errors."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from analysis.errors import AnalysisError
-from analysis.fusion import OnlineFuser, StillSettings, find_still_period, fuse
-from analysis.quaternion import inclination_error_rad
+from hinge.analysis.errors import AnalysisError
+from hinge.analysis.fusion import OnlineFuser, StillSettings, find_still_period, fuse
+from hinge.analysis.quaternion import inclination_error_rad
 from tests.conftest import shared_data
 
 # the shared data sits beside the checkout (../shared); HINGE_BROAD_DIR overrides, /work/shared is the fallback

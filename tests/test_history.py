@@ -16,10 +16,10 @@ from PIL import Image
 
 from hinge.cli import main
 from hinge.history import SCHEMA_VERSION, History, default_path
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import SimConfig
 from hinge.sets import METRICS, AnalysedSet, SetInfo
 from hinge.trend import TREND_COLOUR, per_set
-from sensing.csvio import write_csv
-from sensing.simulator import SimConfig
 from tests.conftest import TEST_NOW, simulated
 
 ANALYSED_AT = "2030-01-02T03:04:05Z"  # injected: no clock is read by the database

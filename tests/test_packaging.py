@@ -30,9 +30,12 @@ def test_wheel_contains_all_commands_and_profiles(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for cmd in (ROOT / "hinge" / "commands").glob("*.py"):
         assert f"hinge/commands/{cmd.name}" in names
-    for pkg in ("analysis", "sensing", "hinge"):
-        for mod in (ROOT / pkg).glob("*.py"):
+    # the client's top-level folders install under the application's name, never as top-level packages
+    for folder, pkg in (("analysis", "hinge/analysis"), ("sensing", "hinge/sensing"), ("hinge", "hinge")):
+        for mod in (ROOT / folder).glob("*.py"):
             assert f"{pkg}/{mod.name}" in names
     for profile in (ROOT / "firmware_profiles").glob("*.toml"):
-        assert f"firmware_profiles/{profile.name}" in names
+        assert f"hinge/firmware_profiles/{profile.name}" in names
+    top_level = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}
+    assert top_level == {"hinge"}, top_level
     assert any(n.endswith("entry_points.txt") for n in names)

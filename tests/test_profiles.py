@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensing import profiles
-from sensing.errors import InputError
+from hinge.sensing import profiles
+from hinge.sensing.errors import InputError
 
 G0 = 9.80665
 D2R = math.pi / 180

@@ -1,10 +1,10 @@
-"""analysis.quaternion against scipy.spatial.transform.Rotation (independent implementation)."""
+"""hinge.analysis.quaternion against scipy.spatial.transform.Rotation (independent implementation)."""
 
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from analysis.quaternion import inclination_error_rad, quat_conj, quat_mul, quat_normalize, quat_rotate
+from hinge.analysis.quaternion import inclination_error_rad, quat_conj, quat_mul, quat_normalize, quat_rotate
 
 
 def _wxyz(r: Rotation) -> np.ndarray:

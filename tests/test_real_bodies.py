@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from analysis.core import Settings
-from analysis.pipeline import analyze
-from analysis.tracker import Calibrated, Rep
+from hinge.analysis.core import Settings
+from hinge.analysis.pipeline import analyze
+from hinge.analysis.tracker import Calibrated, Rep
 from hinge.cli import main
 from hinge.inputs import load_samples
-from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol
+from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol
 from tests.conftest import shared_data, simulated
 from tests.truth import Score, live_run, reps_of
 

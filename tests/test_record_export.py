@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from analysis.pipeline import METRICS, analyze
+from hinge.analysis.pipeline import METRICS, analyze
 from hinge.cli import main
-from sensing.profiles import load as load_profile
-from sensing.recording import Recorder, SensorInfo, read_recording
-from sensing.simsource import simulated_packets
-from sensing.simulator import SimConfig, simulate_set
-from sensing.stream import load_series
+from hinge.sensing.profiles import load as load_profile
+from hinge.sensing.recording import Recorder, SensorInfo, read_recording
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SimConfig, simulate_set
+from hinge.sensing.stream import load_series
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensing import recording as recording_mod
-from sensing.errors import InputError
-from sensing.recording import Event, Recorder, SensorInfo, read_recording
-from sensing.types import RawPacket
+from hinge.sensing import recording as recording_mod
+from hinge.sensing.errors import InputError
+from hinge.sensing.recording import Event, Recorder, SensorInfo, read_recording
+from hinge.sensing.types import RawPacket
 
 ROOT = Path(__file__).resolve().parents[1]
 SENSORS = {
@@ -219,8 +219,8 @@ CHILD = (
     PAYLOAD_SRC
     + r"""
 import sys
-from sensing.recording import Recorder
-from sensing.types import RawPacket
+from hinge.sensing.recording import Recorder
+from hinge.sensing.types import RawPacket
 
 class Clock:
     t = 0.0
@@ -301,7 +301,7 @@ def test_truncated_last_line_is_ignored_with_a_warning(tmp_path: Path, caplog) -
     for cut in range(last_start + 1, len(raw) - 1):  # every cut inside the last line
         path.write_bytes(raw[:cut])
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="sensing.recording"):
+        with caplog.at_level(logging.WARNING, logger="hinge.sensing.recording"):
             rec = read_recording(path)
             got = list(rec.packets())
         assert got == pkts[:-1], cut

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensing.recording import Event, Recorder, read_recording
-from sensing.replay import ReplaySource
-from sensing.types import RawPacket
+from hinge.sensing.recording import Event, Recorder, read_recording
+from hinge.sensing.replay import ReplaySource
+from hinge.sensing.types import RawPacket
 from tests.conftest import T0, FakeClock
 
 SENSORS = {"sacrum": {"profile": "p", "profile_toml": "x = 1"}, "thoracic": {"profile": "p", "profile_toml": "y = 2"}}

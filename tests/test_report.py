@@ -16,8 +16,8 @@ from scipy import ndimage
 
 from hinge.cli import main
 from hinge.report import HEADER_BG, SEVERITY_COLOURS, TRACES
-from sensing.csvio import write_csv
-from sensing.simulator import SimConfig
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import SimConfig
 from tests.conftest import simulated
 
 # generator parameters: 4 deadlift reps, the trunk 14° behind vertical at the top of reps 2 and 4 (the fault

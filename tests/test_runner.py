@@ -14,17 +14,17 @@ import threading
 import numpy as np
 import pytest
 
-from analysis.tracker import Rep
+from hinge.analysis.tracker import Rep
 from hinge.framering import FrameRing
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.emulated_source import EmulatedSource
+from hinge.sensing.recording import Event, read_recording
+from hinge.sensing.replay import simulated_source as paced_packets
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SimConfig
 from hinge.session import Session
 from hinge.sources import replay_source, simulated_source
 from hinge.terminal import run_headless
-from sensing.csvio import write_csv
-from sensing.emulated_source import EmulatedSource
-from sensing.recording import Event, read_recording
-from sensing.replay import simulated_source as paced_packets
-from sensing.simsource import simulated_packets
-from sensing.simulator import SimConfig
 from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 

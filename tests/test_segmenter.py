@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.segmenter import RepSegmenter, segment
+from hinge.analysis.segmenter import RepSegmenter, segment
 
 
 def _hinge_series(fs=100.0, reps=5, seed=0):

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfreqz
 
-from sensing.errors import InputError
-from sensing.simulator import (
+from hinge.sensing.errors import InputError
+from hinge.sensing.simulator import (
     REALISTIC,
     SensorErrors,
     SimConfig,
@@ -133,11 +133,12 @@ def test_existing_configs_produce_the_same_output_as_before(name):
 
 def test_truth_comes_from_the_generator_not_from_analysis():
     code = (
-        "import sys; import sensing.simulator, sensing.movements; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('analysis', 'hinge')))"
+        "import sys; import hinge.sensing.simulator, hinge.sensing.movements; "
+        "print(sorted(m for m in sys.modules if m == 'hinge' or (m.startswith('hinge.')"
+        " and not m.startswith('hinge.sensing'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "['hinge']"  # the package itself, then nothing but hinge.sensing: no analysis, no app
     cfg = SimConfig(seed=11, movements=("twist", "setup"), stoop=True, mounting="strapped")
     assert simulate_set(cfg).truth == simulate_set(cfg).truth
 
@@ -472,7 +473,7 @@ def test_lab_protocol_has_three_reps_then_twelve_movements(seed):
 
 
 def test_the_simulator_injects_the_analyzers_fault_kinds():
-    from analysis.faults import FAULTS
-    from sensing.simulator import FAULT_KINDS
+    from hinge.analysis.faults import FAULTS
+    from hinge.sensing.simulator import FAULT_KINDS
 
     assert FAULT_KINDS == tuple(FAULTS)

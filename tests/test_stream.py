@@ -13,12 +13,12 @@ import logging
 import numpy as np
 import pytest
 
-from sensing import profiles
-from sensing.recording import Recorder, SensorInfo
-from sensing.simsource import simulated_packets
-from sensing.simulator import REALISTIC, SimConfig, simulate_set
-from sensing.stream import SensorStream, decode_packets, load_series
-from sensing.types import RawPacket
+from hinge.sensing import profiles
+from hinge.sensing.recording import Recorder, SensorInfo
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import REALISTIC, SimConfig, simulate_set
+from hinge.sensing.stream import SensorStream, decode_packets, load_series
+from hinge.sensing.types import RawPacket
 
 RATES = {"hinge-ref": 200.0, "movella-dot": 60.0, "movesense": 104.0, "nordic-thingy52": 100.0,
          "witmotion-bwt901ble": 100.0}

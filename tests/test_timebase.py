@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sensing import profiles
-from sensing.profiles import Samples
-from sensing.timebase import Timebase
+from hinge.sensing import profiles
+from hinge.sensing.profiles import Samples
+from hinge.sensing.timebase import Timebase
 
 RATES = {"hinge-ref": 100.0, "movella-dot": 60.0, "movesense": 104.0, "witmotion-bwt901ble": 100.0}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.pipeline import METRICS, analyze
-from analysis.tracker import Alert, Calibrated, Rep, Tracker
-from sensing.simulator import EXERCISES, REALISTIC, SENSORS, SimConfig
+from hinge.analysis.pipeline import METRICS, analyze
+from hinge.analysis.tracker import Alert, Calibrated, Rep, Tracker
+from hinge.sensing.simulator import EXERCISES, REALISTIC, SENSORS, SimConfig
 from tests.conftest import simulated
 
 

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from PySide6 import QtGui
 
-from analysis.faults import FaultLimits
-from analysis.pipeline import Settings
-from analysis.tracker import Alert, Rep
+from hinge.analysis.faults import FaultLimits
+from hinge.analysis.pipeline import Settings
+from hinge.analysis.tracker import Alert, Rep
+from hinge.sensing.recording import Event, read_recording
+from hinge.sensing.replay import simulated_source
+from hinge.sensing.source import Tap
 from hinge.session import Session
 from hinge.sources import replay_source
 from hinge.window import AHEAD_MAX_S, CUE_HOLD_S, PLOTS, LiveWindow, application
-from sensing.recording import Event, read_recording
-from sensing.replay import simulated_source
-from sensing.source import Tap
 from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

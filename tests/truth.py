@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.core import METRICS
-from analysis.pipeline import analyze
-from analysis.tracker import Rep, Tracker
+from hinge.analysis.core import METRICS
+from hinge.analysis.pipeline import analyze
+from hinge.analysis.tracker import Rep, Tracker
 
 PACKET_S = 0.02  # live: samples arrive in 20-ms packets, both sensors interleaved in time
 

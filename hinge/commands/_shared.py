@@ -14,12 +14,12 @@ import re
 import sys
 from pathlib import Path
 
-from analysis.core import SAMPLE_KINDS
-from analysis.faults import FAULTS, FaultLimits
-from analysis.pipeline import Settings
+from hinge.analysis.core import SAMPLE_KINDS
+from hinge.analysis.faults import FAULTS, FaultLimits
+from hinge.analysis.pipeline import Settings
 from hinge.errors import UserError
-from sensing.recording import EXERCISES as RECORDING_EXERCISES
-from sensing.types import SENSORS
+from hinge.sensing.recording import EXERCISES as RECORDING_EXERCISES
+from hinge.sensing.types import SENSORS
 
 FAULT_KINDS = tuple(FAULTS)  # what the simulator can inject: the analyzer's kinds (tests/test_simulator.py)
 
@@ -185,18 +185,18 @@ def recording_path(args) -> Path:
 
 def make_source(args):
     """The packet source of `live` / `record`: two BLE sensors, or two emulated ones (--emulated)."""
-    from sensing.ble import BleSource, SensorTarget
+    from hinge.sensing.ble import BleSource, SensorTarget
 
     if args.emulated:
+        from hinge.sensing.profiles import load as load_profile
         from hinge.sources import simulated_set
-        from sensing.profiles import load as load_profile
 
         profile = load_profile(args.profile)
         sim = simulated_set(  # at the profile's own nominal rate unless --rate says otherwise
             args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1,
             rate_hz=args.rate or profile.nominal_hz,
         )
-        from sensing.emulated_source import EmulatedSource
+        from hinge.sensing.emulated_source import EmulatedSource
 
         return EmulatedSource(sim, profile)
     adapter = getattr(args, "adapter", None)
@@ -204,7 +204,7 @@ def make_source(args):
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
-        from sensing.ble import scan
+        from hinge.sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
         found = asyncio.run(scan(5.0, adapter=adapter))

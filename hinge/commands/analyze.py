@@ -9,8 +9,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from analysis.pipeline import analyze
-from analysis.report import format_report
+from hinge.analysis.pipeline import analyze
+from hinge.analysis.report import format_report
 from hinge.commands._shared import (
     EXERCISES,
     add_limit_argument,

@@ -19,8 +19,8 @@ from hinge.commands._shared import (
     settings_from_args,
 )
 from hinge.errors import UserError
-from sensing.profiles import DEFAULT_PROFILE
-from sensing.simulator import EXERCISES
+from hinge.sensing.profiles import DEFAULT_PROFILE
+from hinge.sensing.simulator import EXERCISES
 
 HELP = "run two simulated sensors through the whole live pipeline (no sensors needed)"
 
@@ -52,8 +52,8 @@ def run(args) -> int:
     faults = parse_faults(args.fault)
     sim = simulated_set(args.exercise, reps=args.reps, seed=args.seed, rate_hz=args.rate, faults=faults)
     if args.source == "emulated":
-        from sensing.emulated_source import EmulatedSource
-        from sensing.profiles import load
+        from hinge.sensing.emulated_source import EmulatedSource
+        from hinge.sensing.profiles import load
 
         source = EmulatedSource(sim, load(DEFAULT_PROFILE))
     else:

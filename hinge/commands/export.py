@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hinge.errors import UserError
 from hinge.inputs import load_samples
-from sensing.csvio import write_csv, write_parquet
+from hinge.sensing.csvio import write_csv, write_parquet
 
 HELP = "export a recording's samples as CSV interchange (or Parquet, same columns)"
 

@@ -15,7 +15,7 @@ from hinge.commands._shared import (
     settings_from_args,
 )
 from hinge.history import add_history_arguments, store_recording
-from sensing.profiles import DEFAULT_PROFILE
+from hinge.sensing.profiles import DEFAULT_PROFILE
 
 HELP = "stream two sensors live: angles, reps and cues in a window (records the set too)"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.pipeline import Settings
 from hinge import __version__
+from hinge.analysis.pipeline import Settings
 from hinge.commands._shared import (
     EXERCISES,
     add_adapter_argument,
@@ -16,11 +16,11 @@ from hinge.commands._shared import (
 )
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store_recording
-from sensing.profiles import load as load_profile
-from sensing.recording import Recorder, SensorInfo
-from sensing.simsource import simulated_packets
-from sensing.simulator import SimConfig, simulate_set
-from sensing.types import SENSORS
+from hinge.sensing.profiles import load as load_profile
+from hinge.sensing.recording import Recorder, SensorInfo
+from hinge.sensing.simsource import simulated_packets
+from hinge.sensing.simulator import SimConfig, simulate_set
+from hinge.sensing.types import SENSORS
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
 

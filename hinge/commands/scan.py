@@ -19,12 +19,12 @@ def add_arguments(p) -> None:
 
 
 async def _scan(args):
-    from sensing.ble import scan  # bleak: only when scanning
-    from sensing.profiles import load as load_profile
+    from hinge.sensing.ble import scan  # bleak: only when scanning
+    from hinge.sensing.profiles import load as load_profile
 
     if not args.emulated:
         return await scan(args.timeout, profiles=args.profile, adapter=getattr(args, "adapter", None))
-    from sensing.emulated import EmulatedRadio, SensorSpec
+    from hinge.sensing.emulated import EmulatedRadio, SensorSpec
 
     async with EmulatedRadio() as radio:
         for name in ("hinge-ref", "witmotion-bwt901ble"):

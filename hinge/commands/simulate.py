@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analysis.faults import FaultLimits, classify
+from hinge.analysis.faults import FaultLimits, classify
 from hinge.commands._shared import add_fault_argument, parse_faults
-from sensing.csvio import write_csv
-from sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
+from hinge.sensing.csvio import write_csv
+from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
 
 HELP = "simulate a set of hip hinges from two sensors with known ground truth"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sensing.bluez_sandbox import BluezSandbox, dbus_daemon
+from hinge.sensing.bluez_sandbox import BluezSandbox, dbus_daemon
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """The app on bleak's real BlueZ backend: BlueZoo (BlueZ's D-Bus API, emulated) on a private bus.
 
-Each emulated sensor is a separate process (`sensing.bluez_peripheral`) that advertises and serves
+Each emulated sensor is a separate process (`hinge.sensing.bluez_peripheral`) that advertises and serves
 a GATT application on its own BlueZoo adapter, laid out as its firmware profile says, and streams
-`profile.encode` packets of `sensing.emulated.default_motion` in real time. The app's central is
+`profile.encode` packets of `hinge.sensing.emulated.default_motion` in real time. The app's central is
 adapter hci0 (`--adapter hci0` / `adapter="hci0"`). Ground truth is the generator: sample k of a
 stream is `default_motion(k / rate)`, quantised by the profile — never the code under test.
 
@@ -24,13 +24,13 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from hinge.cli import main
-from sensing.ble import BleSource, SensorTarget
-from sensing.bluez_sandbox import CENTRAL
-from sensing.emulated import default_motion
-from sensing.errors import InputError
-from sensing.profiles import Profile, Samples, load, loads
-from sensing.recording import read_recording
-from sensing.types import RawPacket
+from hinge.sensing.ble import BleSource, SensorTarget
+from hinge.sensing.bluez_sandbox import CENTRAL
+from hinge.sensing.emulated import default_motion
+from hinge.sensing.errors import InputError
+from hinge.sensing.profiles import Profile, Samples, load, loads
+from hinge.sensing.recording import read_recording
+from hinge.sensing.types import RawPacket
 
 pytestmark = [pytest.mark.bluez, pytest.mark.xdist_group("bluez")]
 
