@@ -113,6 +113,7 @@ class Session:
         record_to: write every packet and link event to this recording (opened here: a bad path
             fails at once, before anything connects).
         label: recording label.
+        athlete: athlete's name or id, stored in the recording header with the limits judged by.
         ring_s: seconds of frames kept for the views (fixed memory).
         batch_s: packets are decoded and fed to the tracker in rounds: as soon as every sensor has
             a packet queued, or `batch_s` after the first one was queued (a silent sensor), whichever
@@ -138,6 +139,7 @@ class Session:
         settings: Settings | None = None,
         record_to: str | Path | None = None,
         label: str = "",
+        athlete: str = "",
         ring_s: float = 30.0,
         batch_s: float = 0.03,
         clock: Clock | None = None,
@@ -145,6 +147,7 @@ class Session:
     ) -> None:
         self.source = source
         self.exercise = exercise
+        self.athlete = athlete
         self.settings = settings or Settings()
         self.batch_s = float(batch_s)
         self.clock: Clock = clock or MonotonicClock()
@@ -177,7 +180,7 @@ class Session:
         if record_to is not None:
             self.recorder = Recorder(
                 record_to, sensors=sensor_info(source), exercise=exercise if exercise else "unknown",
-                label=label, app_version=__version__,
+                label=label, athlete=athlete, limits_deg=self.settings.limits.limits, app_version=__version__,
             )
         self.source.on_event = self._on_link_event
         self._status: SessionStatus | None = None
