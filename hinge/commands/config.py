@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hinge.analysis.faults import FaultLimits
 from hinge.userconfig import KEYS, LIMIT_KEYS, config_path, format_value, load
 
@@ -14,6 +16,8 @@ def add_arguments(p) -> None:
     set_ = sub.add_parser("set", help=f"store one setting (keys: {', '.join(KEYS)})")
     set_.add_argument("key", metavar="KEY", help=f"one of {', '.join(KEYS)}")
     set_.add_argument("value", metavar="VALUE", help="as the option takes it, e.g. 8,12 for a limit, 60 for rate")
+    # a value such as -5,10 is a value to check, not an option (argparse before 3.13 only knows plain -5)
+    set_._negative_number_matcher = re.compile(r"^-\.?\d")
     unset = sub.add_parser("unset", help="remove one setting (the next level applies again)")
     unset.add_argument("key", metavar="KEY", help=f"one of {', '.join(KEYS)}")
     sub.add_parser("path", help="where the settings file is")
