@@ -605,11 +605,6 @@ class LiveWindow(QtWidgets.QMainWindow):
         self._drop_old_markers(self.t_data - self.window_s)
         self.t_data = self.t_end = math.nan  # the next frames redraw and reposition everything
 
-    def whole_set_x_range(self) -> tuple[float, float]:
-        """The time range (s) the plots show."""
-        lo, hi = self.plots["hinge"].viewRange()[0]
-        return (lo, hi) if self.overview else (lo + self.t_end, hi + self.t_end)
-
     def _ahead_s(self) -> float:
         """How far "now" is past the newest frame: the session time since it came, at the stream's speed,
         up to `AHEAD_MAX_S`. Frames come in rounds (every 20–40 ms as BLE delivers packets); moving the
@@ -832,6 +827,7 @@ _APP: QtWidgets.QApplication | None = None
 QT_NOISE = ("propagateSizeHints",)
 """Qt messages not worth a line (the offscreen platform says it cannot pass size hints on every run)."""
 qt_noise_dropped = 0  # how many such messages were swallowed
+_HANDLER_INSTALLED = False
 
 
 def _qt_message(mode: QtCore.QtMsgType, context: QtCore.QMessageLogContext, message: str) -> None:
@@ -846,10 +842,12 @@ def _qt_message(mode: QtCore.QtMsgType, context: QtCore.QMessageLogContext, mess
 
 def application() -> QtWidgets.QApplication:
     """The process's QApplication (created once and kept: Qt objects must not outlive it)."""
-    global _APP
+    global _APP, _HANDLER_INSTALLED
+    if not _HANDLER_INSTALLED:
+        QtCore.qInstallMessageHandler(_qt_message)
+        _HANDLER_INSTALLED = True
     app = QtWidgets.QApplication.instance()
     if app is None:
-        QtCore.qInstallMessageHandler(_qt_message)
         app = _APP = QtWidgets.QApplication([sys.argv[0]])
     return app
 
