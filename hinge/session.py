@@ -266,7 +266,7 @@ class Session:
         if len(frames):
             self.ring.extend(frames)
             with self._lock:
-                self._history.append(np.asarray(frames, dtype=np.float32))
+                self._history.append(np.array(frames, dtype=float))
                 self._n_history += len(frames)
             self.frames_at = now
         if events:
@@ -510,12 +510,13 @@ class Session:
 
     def set_frames(self) -> tuple[np.ndarray, int]:
         """Every frame of the set so far (since the start, or since a seek rebuilt the analysis) as
-        (n, 4) float32, oldest first, and n: what the window shows once the set ends or pauses. Unlike
-        the ring, this grows with the set (16 bytes a frame: ~12 MB for an hour at 200 Hz)."""
+        (n, 4) array, oldest first (not to be written to), and n: what the window shows once the set ends
+        or pauses. Unlike the ring, this grows with the set (32 bytes a frame: ~23 MB for an hour at
+        200 Hz)."""
         with self._lock:
             if len(self._history) > 1:
                 self._history = [np.concatenate(self._history)]
-            frames = self._history[0] if self._history else np.zeros((0, 4), np.float32)
+            frames = self._history[0] if self._history else np.zeros((0, 4))
             return frames, self._n_history
 
     def events_since(self, cursor: int = 0) -> tuple[list[SessionEvent], int]:

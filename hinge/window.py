@@ -640,7 +640,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         elif isinstance(ev, Rep):
             self._add_rep(ev.rep)
             if self._cues:
-                self._cue_clear_after = float(ev.rep["end_s"])  # where the next rep starts
+                self._cue_clear_after = float(ev.t)  # the rep's end (unrounded): where the next rep starts
         elif isinstance(ev, Calibrated):
             pass  # shown from the status
 

@@ -404,6 +404,8 @@ def test_the_screenshot_of_a_finished_set_shows_all_of_it_with_date_athlete_and_
     caption = win.source_label.text()
     assert "2030-01-01" in caption and str(path) in caption and "athlete" not in caption  # none recorded
     assert win.replay_bar.isHidden()  # no play button for a set that is over
+    # the last rep was at fault and no rep came after it: its cue stays up
+    assert win.cue_text.split("\n")[0] == CUES["trunk_behind_vertical"]
     img = QtGui.QImage(str(out)).convertToFormat(QtGui.QImage.Format.Format_RGB888)
     arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
     shot = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3)
