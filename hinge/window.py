@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 WINDOW_S = 10.0
 REFRESH_HZ = 30.0
 SEEK_STEP_S = 5.0  # the arrow keys seek this far
+DRAWN_HZ = 50.0  # the scrolling curves draw at most this many frames a second (body motion: < 5 Hz)
 AHEAD_MAX_S = 0.05  # the time axis runs at most this far past the newest frame (stays within _EDGE_S)
 SPEEDS = (("0.5×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0), ("max", None))
 
@@ -302,6 +303,7 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.t_end = 0.0  # "now" on the plots' x axis (time relative to it): t_data + `_ahead_s()`
         self.overview = False  # the whole set is shown (set over, or paused)
         self._overview_key: tuple[int, int] | None = None  # (generation, frames) drawn in the overview
+        self._grid: tuple[float, float, int] | None = None  # scrolling curves: (t0, frame spacing, every nth drawn)
         self._build()
         self.timer = QtCore.QTimer(self)
         self.timer.setInterval(int(1000 / REFRESH_HZ))
@@ -546,14 +548,30 @@ class LiveWindow(QtWidgets.QMainWindow):
         t_data = float(frames[-1, 0])
         if t_data != self.t_data:
             self.t_data = t_data
+            shown = frames[self._drawn_rows(frames[:, 0])]
             for name, col, _colour, _plot in CURVES:
-                self.curves[name].setData(frames[:, 0], frames[:, col])
+                self.curves[name].setData(shown[:, 0], shown[:, col])
             self._drop_old_markers(t_data - self.window_s)
         t_end = t_data + self._ahead_s()
         if t_end != self.t_end:
             self.t_end = t_end
             for group in self.scroll_groups.values():
                 group.setPos(-t_end, 0.0)
+
+    def _drawn_rows(self, t: np.ndarray) -> np.ndarray | slice:
+        """The frames the scrolling curves draw: at most `DRAWN_HZ` a second (wide pens cost Qt in
+        proportion to the segments: at 200 Hz all frames would double the repaint), on a grid fixed in
+        set time so the same frames stay drawn as the plot scrolls, and always the newest."""
+        if len(t) < 3:
+            return slice(None)
+        if self._grid is None:
+            dt = float(np.median(np.diff(t)))
+            self._grid = (float(t[0]), dt, max(1, int(1.0 / (DRAWN_HZ * dt) + 1e-6)) if dt > 0 else 1)
+        t0, dt, step = self._grid
+        if step == 1:
+            return slice(None)
+        rows = np.flatnonzero(np.floor((t - t0) / dt + 0.5).astype(np.int64) % step == 0)
+        return rows if len(rows) and rows[-1] == len(t) - 1 else np.append(rows, len(t) - 1)
 
     def _show_whole_set(self) -> None:
         """Set over or paused: every frame and every rep's marker at set time; the mouse zooms and pans."""
@@ -627,6 +645,7 @@ class LiveWindow(QtWidgets.QMainWindow):
             curve.setData([], [])
         self.t_data = self.t_end = 0.0
         self._overview_key = None
+        self._grid = None
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, Alert):

@@ -93,13 +93,17 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
         if not len(frames):
             continue
         t_end = frames[-1, 0]
-        # curves: exactly the tracker's frames of the last 10 s
+        # curves: the tracker's frames of the last 10 s, at least 50 a second (all of them at ≤ 50 Hz),
+        # the newest among them
         want = ref_frames[(ref_frames[:, 0] <= t_end + 1e-9) & (ref_frames[:, 0] >= t_end - win.window_s)]
         assert win.t_data == t_end == win.t_end  # replayed as fast as possible: "now" is the newest frame
         for name, col in (("pelvis", 1), ("trunk", 2), ("lumbar", 3)):
             x, y = win.drawn(win.curves[name])  # x axis: time relative to the newest frame
-            np.testing.assert_allclose(x + t_end, want[:, 0], atol=1e-9)
-            np.testing.assert_allclose(y, want[:, col], atol=1e-9)
+            rows = np.searchsorted(want[:, 0], x + t_end - 1e-7)
+            np.testing.assert_allclose(x + t_end, want[rows, 0], atol=1e-9)  # each point drawn is a frame
+            np.testing.assert_allclose(y, want[rows, col], atol=1e-9)
+            assert rows[-1] == len(want) - 1 and rows[0] <= 1
+            assert np.diff(x).max() <= 1 / 50 + 1e-6 or np.diff(rows).max() == 1
         # rep markers: at the bottom of each finished rep still on screen
         done = [e.rep for e in reps if e.t <= t_end + 1e-9 and e.rep["bottom_s"] >= t_end - win.window_s]
         assert win.marker_times() == pytest.approx({r["index"]: r["bottom_s"] for r in done})
