@@ -786,7 +786,7 @@ class LiveWindow(QtWidgets.QMainWindow):
                 if not self.timeline.isSliderDown() and st.position_s is not None:
                     self.timeline.setValue(int(st.position_s * 10))
                 self._put(self.time_label, f"{st.position_s or 0.0:5.1f} / {st.duration_s:.1f} s")
-                self._put(self.play_button, "Play" if st.state == "paused" else "Pause")
+                self._put(self.play_button, "Play" if st.paused else "Pause")
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt API
