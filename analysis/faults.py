@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 # kind -> (metric, coaching cue)
 FAULTS: dict[str, tuple[str, str]] = {
     "trunk_behind_vertical": ("trunk_top_deg", "Shoulders never behind hips at the top"),
-    "posterior_pelvic_tilt": ("pelvis_top_deg", "Shoulders never behind hips at the top"),
+    "posterior_pelvic_tilt": ("pelvis_top_deg", "No glute squeeze — just stand up straight"),
     "lumbar_hyperextension": ("lumbar_top_deg", "Shoulders never behind hips at the top"),
     "lumbar_rounding": ("lumbar_flexion_max_deg", "Spine never rounds when leaning over"),
 }

@@ -161,7 +161,8 @@ def stream_window(sim) -> None:
           f"once frames flow (timer {1000 / win.timer.interval():.0f} Hz, offscreen Qt)")
     # the most it could do: refresh with new data + synchronous repaint of the plots, 10 s of frames on screen
     session2 = Session(simulated_source(packets, {s: HREF for s in SENSORS}, RATES, speed=None))
-    asyncio.run(session2.run())
+    for pkt in packets:  # fed, not run: a session that has ended shows the whole set, not the scrolling view
+        session2.ingest(pkt)
     win2 = LiveWindow(session2, auto_refresh=False)
     win2.show()
     times = []

@@ -1,7 +1,11 @@
-"""Regenerate the README pictures of reports and history: docs/report.png and docs/trend.png.
+"""Regenerate the README pictures: docs/live-window.png, docs/report.png and docs/trend.png.
 
-    python docs/make_pictures.py        (needs chromium on PATH for the report screenshot)
+    python docs/make_pictures.py [live] [report] [trend]    (all three by default; the report
+                                                             screenshot needs chromium on PATH)
 
+live-window.png: `hinge replay` of the bundled deadlift recording (posterior pelvic tilt at lockout) as
+fast as possible under Qt's offscreen platform, saved with `--screenshot` once the set is over: the
+window as a lifter sees it after a set (the whole set, the reps, the cue of the last faulty rep).
 report.png: the HTML report of the bundled swing recording, rendered by headless Chromium.
 trend.png: `hinge history --trend trunk_top` over eight simulated weekly swing sessions of one athlete in
 which the trunk leans back less each week (the simulator's fault magnitude and count go down).
@@ -26,6 +30,13 @@ from hinge.sensing.simulator import SimConfig, simulate_set
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
+
+
+def live_window_png(tmp: Path) -> None:
+    rec = ROOT / "recordings" / "deadlift-posterior-tilt.simulated.jsonl.gz"
+    argv = ["replay", str(rec.relative_to(ROOT)), "--speed", "0", "--screenshot", str(DOCS / "live-window.png")]
+    with contextlib.redirect_stdout(io.StringIO()):  # the terminal view printed alongside the offscreen window
+        assert main(argv) == 0
 
 
 def report_png(tmp: Path) -> None:
@@ -70,7 +81,13 @@ def trend_png(tmp: Path) -> None:
     )
 
 
+PICTURES = {"live": live_window_png, "report": report_png, "trend": trend_png}
+
 if __name__ == "__main__":
+    import os
+    import sys
+
+    os.chdir(ROOT)  # the pictures name the bundled files relative to the checkout
     with tempfile.TemporaryDirectory() as d:
-        report_png(Path(d))
-        trend_png(Path(d))
+        for name in sys.argv[1:] or PICTURES:
+            PICTURES[name](Path(d))

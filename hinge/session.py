@@ -196,6 +196,8 @@ class Session:
             self._events.clear()
             self._n_events = 0
             self._reps = []
+            self._history = []
+            self._n_history = 0
             self._pending = {s: [] for s in self.streams}
             self._n_pending = 0
             self.frames_at = None
@@ -266,6 +268,9 @@ class Session:
     def _publish(self, frames: np.ndarray, events: list, now: float) -> None:
         if len(frames):
             self.ring.extend(frames)
+            with self._lock:
+                self._history.append(np.array(frames, dtype=float))
+                self._n_history += len(frames)
             self.frames_at = now
         if events:
             with self._lock:
@@ -505,6 +510,17 @@ class Session:
     def frames(self, last_s: float | None = None) -> np.ndarray:
         """(n, 4) t, pelvis_deg, trunk_deg, lumbar_deg, oldest first (a copy)."""
         return self.ring.latest(last_s)
+
+    def set_frames(self) -> tuple[np.ndarray, int]:
+        """Every frame of the set so far (since the start, or since a seek rebuilt the analysis) as
+        (n, 4) array, oldest first (not to be written to), and n: what the window shows once the set ends
+        or pauses. Unlike the ring, this grows with the set (32 bytes a frame: ~23 MB for an hour at
+        200 Hz)."""
+        with self._lock:
+            if len(self._history) > 1:
+                self._history = [np.concatenate(self._history)]
+            frames = self._history[0] if self._history else np.zeros((0, 4))
+            return frames, self._n_history
 
     def events_since(self, cursor: int = 0) -> tuple[list[SessionEvent], int]:
         """Events after `cursor` (0 = from the start) and the cursor to pass next time."""
