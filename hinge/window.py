@@ -285,7 +285,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.close_when_done = close_when_done
         self.echo = echo
         self.beeper = beeper or Beeper()
-        self.caption = set_caption(session.source, session.recorder, athlete=athlete)
+        self.caption = set_caption(session.source, session.recorder,
+                                   athlete=athlete or getattr(session, "athlete", "") or None)
         self.setWindowTitle(title)
         self.resize(1280, 760)
         self._cursor = 0
