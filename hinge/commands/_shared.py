@@ -203,15 +203,21 @@ def make_source(args):
     missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    from hinge.sensing import ble
+
+    asyncio.run(ble.check_bluetooth(adapter))  # no stack, adapter off, no permission: one line, before any file
+    wait = {"scan_timeout_s": ble.FIND_TIMEOUT_S}  # read now: tests shorten it
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
         from hinge.sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
         found = asyncio.run(scan(5.0, adapter=adapter))
         chosen = choose_placements(found, say=lambda text: print(text, file=sys.stderr))
-        return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter)
+        return BleSource(
+            [SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter, **wait
+        )
     return BleSource(
-        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS], adapter=adapter
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS], adapter=adapter, **wait
     )
 
 
@@ -226,7 +232,10 @@ def record_headless(args, out: Path) -> int:
     check_duration(args)
     from hinge.session import Session
 
-    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label)
+    source = make_source(args)  # a Bluetooth stack that cannot be used fails here, before any file or folder
+    if not args.out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    session = Session(source, exercise=args.exercise, record_to=out, label=args.label)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
     args.terminal, args.screenshot = True, None
     return present(session, args, title=f"hinge record · {args.exercise}")

@@ -58,8 +58,6 @@ def run(args) -> int:
 def _record_sensors(args, out: Path) -> int:
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
-    if not args.out:
-        out.parent.mkdir(parents=True, exist_ok=True)
     return record_headless(args, out)
 
 
