@@ -82,3 +82,42 @@ def test_the_wait_for_an_absent_sensor_is_10_s_by_default():
 
     assert FIND_TIMEOUT_S == 10.0
     assert signature(BleSource).parameters["scan_timeout_s"].default == FIND_TIMEOUT_S
+
+
+# -- Qt's system libraries ----------------------------------------------------------------------------
+def test_missing_xcb_libraries_are_named_by_package_only_on_xcb():
+    from hinge.ui import QT_XCB_LIBS, missing_qt_libs
+
+    absent = {"xcb-icccm", "xcb-keysyms"}
+
+    def find(lib: str) -> str | None:
+        return None if lib in absent else f"lib{lib}.so"
+
+    x11 = {"DISPLAY": ":0"}
+    assert missing_qt_libs(x11, find) == ["libxcb-icccm4", "libxcb-keysyms1"]
+    assert missing_qt_libs({**x11, "QT_QPA_PLATFORM": "xcb"}, find) == ["libxcb-icccm4", "libxcb-keysyms1"]
+    assert missing_qt_libs({**x11, "QT_QPA_PLATFORM": "offscreen"}, find) == []
+    assert missing_qt_libs({"WAYLAND_DISPLAY": "wayland-0", "XDG_SESSION_TYPE": "wayland"}, find) == []
+    assert missing_qt_libs(x11, lambda lib: None) == list(QT_XCB_LIBS.values())
+    assert "libxcb-cursor0" in QT_XCB_LIBS.values()  # Qt >= 6.5 needs it on X11
+
+
+def _xcb_libs_missing_here() -> list[str]:
+    from hinge.ui import missing_qt_libs
+
+    return missing_qt_libs({"DISPLAY": ":99"})
+
+
+@pytest.mark.skipif(not _xcb_libs_missing_here(), reason="this machine has all of Qt's xcb libraries")
+def test_demo_without_qt_system_libraries_falls_back_to_the_terminal(tmp_path):
+    """Where the libraries really are missing, Qt would abort the process (SIGABRT, exit -6) when the
+    window is made; instead one line names the packages and the terminal view runs the set."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["DISPLAY"] = ":99"
+    run = subprocess.run([sys.executable, "-m", "hinge", "demo", "--duration", "1"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(pkg in lines[0] for pkg in _xcb_libs_missing_here()), run.stderr
+    assert "terminal view" in lines[0]
+    assert "sacrum connected" in run.stdout  # the terminal view showed the session

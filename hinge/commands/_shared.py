@@ -131,7 +131,7 @@ def present(session, args, *, title: str) -> int:
     Window when a display is available (or `--screenshot` is asked for: then Qt's offscreen platform
     draws it without a display, and the terminal view prints alongside); else the terminal view.
     """
-    from hinge.ui import has_display
+    from hinge.ui import has_display, missing_qt_libs
 
     want_window = not args.terminal and (has_display() or args.screenshot)
     offscreen = False
@@ -139,6 +139,11 @@ def present(session, args, *, title: str) -> int:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         offscreen = True
     offscreen = offscreen or os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen")
+    if want_window and (missing := missing_qt_libs()):  # Qt would abort the process: say what to install
+        print(f"hinge: no window: Qt needs system libraries that are missing; install them "
+              f"(Debian/Ubuntu: sudo apt install {' '.join(missing)}; README: per platform); "
+              "showing the terminal view", file=sys.stderr)
+        want_window = False
     if want_window:
         try:
             from hinge.window import run_window
