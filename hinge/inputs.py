@@ -22,6 +22,12 @@ def input_kind(path: str | Path) -> str:
     raise UserError(f"{path}: unknown input type; expected a .csv interchange file or a .jsonl[.gz] recording")
 
 
+def check_recording_out(path: str | Path, option: str = "--out") -> None:
+    """A recording is written only under a name `analyze` and `replay` will read (.jsonl, .jsonl.gz)."""
+    if not Path(path).name.lower().endswith(RECORDING_SUFFIXES):
+        raise UserError(f"{option} {path}: a recording is written as .jsonl or .jsonl.gz (e.g. set.jsonl)")
+
+
 def load_samples(path: str | Path) -> dict[str, SensorSeries]:
     """Samples of both sensors from a CSV interchange file or a hinge recording."""
     if input_kind(path) == "csv":

@@ -134,6 +134,7 @@ def present(session, args, *, title: str) -> int:
     from hinge.ui import has_display, missing_qt_libs
 
     want_window = not args.terminal and (has_display() or args.screenshot)
+    interrupted = False
     offscreen = False
     if want_window and not has_display():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -165,12 +166,30 @@ def present(session, args, *, title: str) -> int:
                 log.warning("--screenshot needs the window; none saved")
             from hinge.terminal import run_headless
 
-            asyncio.run(run_headless(session, duration_s=args.duration))
+            try:
+                asyncio.run(run_headless(session, duration_s=args.duration))
+            except KeyboardInterrupt:  # Ctrl-C is how a terminal session is stopped: a normal end
+                interrupted = True
     finally:
         session.close()
     if session.error is not None:
         raise session.error
+    print(session_summary(session, interrupted=interrupted), flush=True)
     return 0
+
+
+def session_summary(session, *, interrupted: bool = False) -> str:
+    """The closing line of a live view: how it ended, the reps and their faults, the recording kept."""
+    from hinge.sets import fault_totals
+
+    end = "stopped (Ctrl-C)" if interrupted else {"finished": "end of set"}.get(session.status().state, "stopped")
+    rec = session.recorder
+    kept = f"; recorded {rec.path}" if rec is not None and rec.path.exists() else ""
+    return f"{end}: {fault_totals({'reps': session.reps})}{kept}"
+
+
+DEFAULT_PATH_HELP = f"{DEFAULT_DIR}/<date>-<time>-<exercise>[-<label>].jsonl"
+"""How `default_path` names a recording, as the help of `live` and `record` says it."""
 
 
 def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
@@ -182,6 +201,9 @@ def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> P
 def recording_path(args) -> Path:
     """--out, else the default file under recordings/ named by date, exercise and label (as `hinge record`)."""
     if args.out:
+        from hinge.inputs import check_recording_out
+
+        check_recording_out(args.out, "--out")
         return Path(args.out)
     path = default_path(args.exercise, args.label)
     path.parent.mkdir(parents=True, exist_ok=True)

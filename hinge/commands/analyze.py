@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hinge.analysis.pipeline import analyze
-from hinge.analysis.report import format_report
+from hinge.analysis.report import format_report, plural
 from hinge.commands._shared import (
     EXERCISES,
     add_limit_argument,
@@ -136,7 +136,7 @@ def run_batch(args) -> int:
         write_table(rep_table(rows), args.table)
     failed = len(outcomes) - len(sets)
     print(
-        f"analysed {len(sets)} of {len(outcomes)} sets, {len(rows)} reps"
+        f"analysed {len(sets)} of {plural(len(outcomes), 'set')}, {plural(len(rows), 'rep')}"
         + (f"; {failed} failed" if failed else "")
         + (f"; table: {args.table}" if args.table else "")
     )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from hinge.analysis.faults import FaultLimits, classify
+from hinge.analysis.report import plural
 from hinge.commands._shared import add_fault_argument, parse_faults
 from hinge.sensing.csvio import write_csv
 from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
@@ -60,7 +61,7 @@ def run(args) -> int:
         truth["input"] = str(args.out)
         Path(args.truth).write_text(json.dumps(truth, indent=2) + "\n")
     print(
-        f"wrote {args.out}: {sim.truth['summary']['n_reps']} {args.exercise} reps, "
+        f"wrote {args.out}: {plural(sim.truth['summary']['n_reps'], f'{args.exercise} rep')}, "
         + ", ".join(
             f"{n} {len(s)} samples @ {sim.truth['sensors'][n]['rate_hz']:.0f} Hz" for n, s in sim.series.items()
         )

@@ -1,5 +1,6 @@
 """A wrong or absent sensor address on bleak's real BlueZ backend (BlueZoo): one line after a bounded wait,
-nothing left on disk. The wait is the injected `FIND_TIMEOUT_S` (4 s here: BlueZoo reports adverts every second; 10 s for users)."""
+nothing left on disk. The wait is the injected `FIND_TIMEOUT_S` (4 s here: BlueZoo reports adverts every
+second; 10 s for users)."""
 
 from __future__ import annotations
 
