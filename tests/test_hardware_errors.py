@@ -14,8 +14,7 @@ import sys
 import pytest
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakDBusError, BleakError
 
-from hinge.sensing.ble import FIND_TIMEOUT_S, BleSource
-from hinge.sensing.ble_stack import stack_problem
+from hinge.sensing.ble import BleSource
 
 NO_BUS = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent"}
 ADDRS = ["--sacrum", "AA:BB:CC:DD:EE:01", "--thoracic", "AA:BB:CC:DD:EE:02"]
@@ -66,6 +65,8 @@ def test_no_bluetooth_stack_is_one_line_exit_2_and_leaves_nothing(tmp_path, args
     ],
 )
 def test_each_backend_form_of_a_stack_failure_is_one_line_saying_what_to_do(exc, words):
+    from hinge.sensing.ble_stack import stack_problem
+
     text = stack_problem(exc)
     assert text is not None and "\n" not in text
     for w in words:
@@ -73,12 +74,16 @@ def test_each_backend_form_of_a_stack_failure_is_one_line_saying_what_to_do(exc,
 
 
 def test_a_sensor_failure_is_not_taken_for_a_stack_failure():
+    from hinge.sensing.ble_stack import stack_problem
+
     assert stack_problem(BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"])) is None
     assert stack_problem(BleakError("Characteristic not found")) is None
 
 
 def test_the_wait_for_an_absent_sensor_is_10_s_by_default():
     from inspect import signature
+
+    from hinge.sensing.ble import FIND_TIMEOUT_S
 
     assert FIND_TIMEOUT_S == 10.0
     assert signature(BleSource).parameters["scan_timeout_s"].default == FIND_TIMEOUT_S
@@ -103,9 +108,11 @@ def test_missing_xcb_libraries_are_named_by_package_only_on_xcb():
 
 
 def _xcb_libs_missing_here() -> list[str]:
-    from hinge.ui import missing_qt_libs
+    """Debian packages of Qt's xcb dependencies this machine lacks, asked of the dynamic linker here."""
+    import ctypes.util
 
-    return missing_qt_libs({"DISPLAY": ":99"})
+    wanted = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1"}
+    return [pkg for lib, pkg in wanted.items() if ctypes.util.find_library(lib) is None]
 
 
 @pytest.mark.skipif(not _xcb_libs_missing_here(), reason="this machine has all of Qt's xcb libraries")
