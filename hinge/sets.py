@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from hinge import __version__
 from hinge.analysis.pipeline import Settings, analyze
 from hinge.errors import UserError
-from hinge.inputs import RECORDING_SUFFIXES, load_samples
+from hinge.inputs import RECORDING_SUFFIXES, exercise_of, load_samples
 
 METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
 """Per-rep metrics of the analyzer JSON (degrees)."""
@@ -93,6 +93,8 @@ def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date
         from hinge.sensing.recording import read_recording
 
         header = read_recording(path).header
+    elif path.is_file():  # an exported table keeps the exercise (`hinge export`)
+        header = {"exercise": exercise_of(path)}
     recorded_at = date or (parse_date(header["started_at"], f"{path}: started_at") if header.get("started_at") else "")
     return SetInfo(
         file=str(path),

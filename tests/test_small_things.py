@@ -167,3 +167,54 @@ def test_ctrl_c_stops_record_with_exit_0_a_summary_and_the_recording_kept(tmp_pa
     assert {p.sensor for p in packets} == set(SENSORS)
     t = np.array([p.t_host for p in packets])
     assert t.max() > 3.0  # streamed at least through the calibration stand
+
+
+# -- analyze and export --------------------------------------------------------------------------------
+@pytest.fixture
+def swing_rec(tmp_path):
+    """A simulated swing set recorded as the app records it (the exercise is in the header)."""
+    rec = tmp_path / "swing.jsonl"
+    assert main(["record", "--simulate", "--exercise", "swing", "--reps", "3", "--seed", "4", "--rate", "100",
+                 "--out", str(rec), "--no-history"]) == 0
+    return rec
+
+
+def test_analyze_out_into_a_missing_folder_makes_it(swing_rec, tmp_path, capsys):
+    out = tmp_path / "new" / "dir" / "r.json"
+    assert main(["analyze", str(swing_rec), "--out", str(out), "--no-history"]) == 0
+    import json
+
+    assert json.loads(out.read_text())["exercise"] == "swing"
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    capsys.readouterr()
+    assert main(["analyze", str(swing_rec), "--out", str(blocked / "r.json"), "--no-history"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--out" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("form", ["parquet", "csv"])
+def test_export_keeps_the_exercise_and_analyze_reads_its_own_export(swing_rec, tmp_path, capsys, form):
+    import json
+
+    out = tmp_path / f"swing.{form}"
+    assert main(["export", str(swing_rec), f"--{form}", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(swing_rec), "--json", "--no-history"]) == 0
+    original = json.loads(capsys.readouterr().out)
+    assert main(["analyze", str(out), "--json", "--no-history"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["exercise"] == "swing"  # from the recording's header, through the export
+    assert [r["depth_deg"] for r in exported["reps"]] == pytest.approx([r["depth_deg"] for r in original["reps"]],
+                                                                       abs=0.05)
+
+
+def test_export_refuses_to_overwrite_unless_forced(swing_rec, tmp_path, capsys):
+    out = tmp_path / "keep.csv"
+    out.write_text("precious\n")
+    assert main(["export", str(swing_rec), "--csv", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(out) in err and "--force" in err
+    assert out.read_text() == "precious\n"
+    assert main(["export", str(swing_rec), "--csv", str(out), "--force"]) == 0
+    assert out.read_text().startswith("sensor,t,")

@@ -30,7 +30,8 @@ def add_arguments(p) -> None:
     p.add_argument(
         "input",
         nargs="+",
-        help="CSV interchange file or hinge recording (.jsonl / .jsonl.gz); for a batch: several files, folders "
+        help="CSV interchange file (or its .parquet form) or hinge recording (.jsonl / .jsonl.gz); for a batch: "
+        "several files, folders "
         "or glob patterns",
     )
     p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
@@ -88,7 +89,7 @@ def run(args) -> int:
     )
     result = aset.result
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -98,6 +99,16 @@ def run(args) -> int:
         print(f"hinge analyze: warning: {w}", file=sys.stderr)
     store(args, [aset])
     return 0
+
+
+def write_json(out: str, result: dict) -> None:
+    """--out: the analyzer JSON, its folder made when missing; a place that cannot be written is one line."""
+    path = Path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def run_batch(args) -> int:
