@@ -8,8 +8,9 @@ Rows may interleave sensors; each sensor's rows are in time order; rates may dif
 
 from __future__ import annotations
 
+import gzip
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -175,15 +176,26 @@ def _table(series: Mapping[str, SensorSeries]):
     return pd.concat(frames, ignore_index=True).sort_values("t", kind="stable")
 
 
-def write_csv(path: str | Path, series: Mapping[str, SensorSeries], *, exercise: str | None = None) -> None:
+CSV_CHUNK_ROWS = 100_000
+
+
+def write_csv(path: str | Path, series: Mapping[str, SensorSeries], *, exercise: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> None:
     """Write sensors' samples as a CSV interchange file (µs times, 6 decimals: lossless for int16 data).
     exercise: kept as an extra last column `exercise` (same value on every row; readers that pick the
-    columns by name are unaffected)."""
+    columns by name are unaffected). progress(rows_written, rows_total) after each block of rows."""
     table = _table(series)
     if exercise:
         table["exercise"] = exercise
+    n = len(table)
     try:
-        table.to_csv(path, index=False, float_format="%.6f")
+        opener = gzip.open if str(path).lower().endswith(".gz") else open
+        with opener(path, "wt", newline="") as f:
+            for start in range(0, max(n, 1), CSV_CHUNK_ROWS):
+                table.iloc[start : start + CSV_CHUNK_ROWS].to_csv(f, index=False, header=start == 0,
+                                                                  float_format="%.6f")
+                if progress is not None:
+                    progress(min(start + CSV_CHUNK_ROWS, n), n)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
