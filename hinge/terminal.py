@@ -96,6 +96,8 @@ class TerminalView:
         st = s.status()
         key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error)
         t = st.t_s if st.t_s is not None else 0.0
+        if st.state == "error":
+            return  # the command ends with the error as its one line (hinge.cli); no second copy here
         if key != self._last_key or t - self._last_status_t >= self.status_every_s:
             self._last_key, self._last_status_t = key, t
             self._print(status_text(st))
