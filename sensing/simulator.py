@@ -343,14 +343,17 @@ def _wobble(t: np.ndarray, events: list[float], amp_deg: float, rng: np.random.G
     return RotationSeries.from_rotvec(rv)
 
 
+_BLOCK = 500_000  # truth samples per block where a whole set's temporaries would be large
+
+
 def _diff_rotation(rot: RotationSeries, h: float) -> np.ndarray:
     """Body-frame angular velocity (N, 3) rad/s of a densely sampled rotation (central differences)."""
     q = rot.as_quat()
     n = len(q)
     w = np.zeros((n, 3))
-    r_next = RotationSeries(q[2:])
-    r_prev = RotationSeries(q[:-2])
-    w[1:-1] = (r_prev.inv() * r_next).as_rotvec() / (2 * h)
+    for a in range(1, n - 1, _BLOCK):  # in blocks: the temporaries of a whole long set cost gigabytes
+        b = min(a + _BLOCK, n - 1)
+        w[a:b] = (RotationSeries(q[a - 1 : b - 1]).inv() * RotationSeries(q[a + 1 : b + 1])).as_rotvec() / (2 * h)
     w[0], w[-1] = w[1], w[-2]
     # (r_prev⁻¹ r_next) is a body-frame increment around the middle sample
     return w
@@ -448,7 +451,9 @@ def simulate_set(cfg: SimConfig, progress: Callable[[str], None] | None = None) 
         if cfg.exercise == "swing" and sensor == "thoracic":
             acc_world = acc_world + _bell_jolts(t, plans, rng)
         f_world = acc_world + np.array([0.0, 0.0, G])
-        acc_true = sensor_rot.inv().apply(f_world)
+        acc_true = np.empty_like(f_world)
+        for a in range(0, len(t), _BLOCK):
+            acc_true[a : a + _BLOCK] = RotationSeries(sensor_rot.q[a : a + _BLOCK]).inv().apply(f_world[a : a + _BLOCK])
         gyr_true = _diff_rotation(sensor_rot, h)
         rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
         drop = cfg.dropout[1:] if cfg.dropout and cfg.dropout[0] == sensor else None
