@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hinge.analysis.faults import cue
+from hinge.analysis.faults import FAULTS, cue
 
 REP_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rep", "index"),
@@ -15,19 +15,42 @@ REP_COLUMNS: tuple[tuple[str, str], ...] = (
 """(heading, analyzer-JSON key) of the per-rep table: the text report, the terminal view and the window."""
 
 
+def deg_text(value: float) -> str:
+    """An angle as every view prints it: one decimal, signed, and never "-0.0" (a value that rounds to
+    zero is "0.0"). The one rounding of displayed angles: the table and the fault text agree."""
+    r = round(float(value), 1)
+    return "0.0" if r == 0 else f"{r:+.1f}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 rep', '0 reps', '2 reps'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _cell(value, width: int) -> str:
     if value is None:
         return "—".rjust(width)
-    return (f"{value:d}" if isinstance(value, int) else f"{value:+.1f}").rjust(width)
+    return (f"{value:d}" if isinstance(value, int) else deg_text(value)).rjust(width)
+
+
+def _fault_value(rep: dict, fault: dict) -> float:
+    """The value a fault was judged on, as the rep's table shows it (the same number, so the same text)."""
+    metric = FAULTS.get(fault["kind"], ("",))[0]
+    value = rep.get(metric)
+    return fault["value_deg"] if value is None else value
 
 
 def faults_text(rep: dict) -> str:
-    """'ok', or a rep's faults as 'trunk behind vertical (fault, -12.3°), …'; a gap rep says it is not judged."""
+    """'ok', or a rep's faults as 'trunk behind vertical (fault, -12.3°), …'; a gap rep says it is not judged,
+    a rep whose top the end of the recording cut off says so (its top is not judged)."""
     faults = ", ".join(
-        f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep.get("faults", [])
+        f"{f['kind'].replace('_', ' ')} ({f['severity']}, {deg_text(_fault_value(rep, f))}°)"
+        for f in rep.get("faults", [])
     )
     if rep.get("gap"):
         return "data gap: not judged" + (f"; {faults}" if faults else "")
+    if "top_s" in rep and rep["top_s"] is None:
+        return "cut by end of recording: top not judged" + (f"; {faults}" if faults else "")
     return faults or "ok"
 
 
@@ -70,7 +93,7 @@ def format_report(result: dict, *, title: str = "") -> str:
     n = result["summary"]["n_reps"]
     counts = result["summary"]["faults"]
     lines.append(
-        f"{n} rep{'s' if n != 1 else ''}; "
+        f"{plural(n, 'rep')}; "
         + (", ".join(f"{k.replace('_', ' ')} ×{v}" for k, v in counts.items()) if counts else "no faults")
     )
     cues = sorted({cue(k) for k in counts})

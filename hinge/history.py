@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.pipeline import Settings
+from hinge.analysis.report import plural
 from hinge.errors import UserError
 from hinge.sensing.errors import InputError
 from hinge.sets import METRICS, AnalysedSet, SetInfo, analyse_file, iso_utc, rep_rows, rep_table
@@ -333,4 +334,4 @@ def store_recording(args, path: Path, settings: Settings) -> None:
         print(f"hinge {args.command}: {path} not stored in the history: {exc}", file=sys.stderr)
         return
     store(args, [aset])
-    print(f"stored in the history: {path} ({aset.result['summary']['n_reps']} reps)", file=sys.stderr)
+    print(f"stored in the history: {path} ({plural(aset.result['summary']['n_reps'], 'rep')})", file=sys.stderr)

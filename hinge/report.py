@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from hinge.analysis.faults import FAULTS, cue
-from hinge.analysis.report import REP_COLUMNS, faults_text
+from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text
 from hinge.errors import UserError
 from hinge.sets import AnalysedSet, fault_totals, worst_severity
 
@@ -108,7 +108,7 @@ def _rep_cells(rep: dict[str, Any]) -> list[str]:
     cells = []
     for _, key in REP_COLUMNS:
         v = rep[key]
-        cells.append("—" if v is None else str(v) if isinstance(v, int) else f"{v:+.1f}")
+        cells.append("—" if v is None else str(v) if isinstance(v, int) else deg_text(v))
     return [*cells, faults_text(rep)]
 
 

@@ -177,6 +177,7 @@ class Session:
         self._closed = False
         self._finished_tracker = False
         self.recorder: Recorder | None = None
+        self._recorded = 0  # packets written to the recording
         if record_to is not None:
             self.recorder = Recorder(
                 record_to, sensors=sensor_info(source), exercise=exercise if exercise else "unknown",
@@ -216,6 +217,7 @@ class Session:
         tracker."""
         if self.recorder is not None:
             self.recorder.write_packet(pkt)
+            self._recorded += 1
         if pkt.sensor not in self.streams:
             return
         st = self._sensors[pkt.sensor]
@@ -375,8 +377,18 @@ class Session:
             self.finish()
         if self._state in ("starting", "running"):
             self._set_state("stopped")
-        if self.recorder is not None:
-            self.recorder.close()
+        self._close_recorder()
+
+    def _close_recorder(self) -> None:
+        """Close the recording; one that got no packet (nothing connected) is removed: a header alone is
+        no set, `analyze` would refuse it."""
+        if self.recorder is None or self.recorder.closed:
+            return
+        self.recorder.close()
+        if self._recorded == 0:
+            with contextlib.suppress(OSError):
+                self.recorder.path.unlink()
+                log.info("%s: no packet recorded; file removed", self.recorder.path)
 
     def _set_state(self, state: str) -> None:
         with self._lock:
@@ -433,9 +445,8 @@ class Session:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("session loop thread did not stop within %.0f s", timeout)
-        elif self._loop is None:  # never ran: nothing connected; close what __init__ opened
-            if self.recorder is not None:
-                self.recorder.close()
+        elif self._loop is None:  # never ran: nothing connected; close (and remove) what __init__ opened
+            self._close_recorder()
             self._set_state("stopped")
             self._done.set()
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 from hinge import __version__
 from hinge.analysis.pipeline import Settings, analyze
 from hinge.errors import UserError
-from hinge.inputs import RECORDING_SUFFIXES, load_samples
+from hinge.inputs import RECORDING_SUFFIXES, exercise_of, load_samples
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date
         from hinge.sensing.recording import read_recording
 
         header = read_recording(path).header
+    elif path.is_file():  # an exported table keeps the exercise (`hinge export`)
+        header = {"exercise": exercise_of(path)}
     recorded_at = date or (parse_date(header["started_at"], f"{path}: started_at") if header.get("started_at") else "")
     return SetInfo(
         file=str(path),

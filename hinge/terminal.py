@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from hinge.analysis.faults import FAULTS
-from hinge.analysis.report import REP_COLUMNS, faults_text
+from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text, plural
 from hinge.analysis.tracker import Alert, Calibrated, Rep
 from hinge.session import Session, SessionStatus
 from hinge.ui import battery_text, calibration_text
@@ -30,7 +30,7 @@ def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
         elif key == "index":
             text = str(value)
         else:
-            text = f"{value:+.1f}"
+            text = deg_text(value)
         out.append((text, severity.get(_KIND_OF_METRIC.get(key, ""))))
     return out
 
@@ -46,7 +46,7 @@ def status_text(st: SessionStatus) -> str:
         link = "connected" if s.connected else "not connected"
         dropped = f" dropped {s.dropped_packets}" if s.dropped_packets else ""
         parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{dropped}{battery}")
-    parts.append(f"{st.reps} reps")
+    parts.append(plural(st.reps, "rep"))
     if st.error:
         parts.append(f"error: {st.error}")
     return " · ".join(parts)
@@ -88,7 +88,7 @@ class TerminalView:
                 if (ev.cue, ev.severity) in self._cued:
                     continue  # one line per cue and severity per rep
                 self._cued.add((ev.cue, ev.severity))
-                self._print(f"  ! {ev.cue}  ({ev.kind.replace('_', ' ')}, {ev.severity} {ev.value_deg:+.1f}°, "
+                self._print(f"  ! {ev.cue}  ({ev.kind.replace('_', ' ')}, {ev.severity} {deg_text(ev.value_deg)}°, "
                             f"t {ev.t:.1f} s)")
             elif isinstance(ev, Rep):
                 self._cued.clear()
@@ -96,6 +96,8 @@ class TerminalView:
         st = s.status()
         key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error)
         t = st.t_s if st.t_s is not None else 0.0
+        if st.state == "error":
+            return  # the command ends with the error as its one line (hinge.cli); no second copy here
         if key != self._last_key or t - self._last_status_t >= self.status_every_s:
             self._last_key, self._last_status_t = key, t
             self._print(status_text(st))

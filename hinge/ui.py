@@ -3,7 +3,46 @@ window's colours and how readable text on them is."""
 
 from __future__ import annotations
 
+import ctypes.util
 import os
+import sys
+from collections.abc import Callable, Mapping
+
+QT_XCB_LIBS = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xcb-shape": "libxcb-shape0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
+"""System libraries Qt's X11 (xcb) platform plugin needs beyond libxcb itself -> Debian package. Without
+one of them Qt aborts the process (SIGABRT) when the window is created (README: per platform)."""
+
+
+def qt_platform(env: Mapping[str, str] | None = None) -> str:
+    """The Qt platform plugin a window would use: QT_QPA_PLATFORM, else Qt's own choice on Linux (wayland
+    in a Wayland session, else xcb); "native" on Windows and macOS."""
+    env = os.environ if env is None else env
+    chosen = env.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0].strip()
+    if chosen:
+        return chosen
+    if os.name == "nt" or sys.platform == "darwin":
+        return "native"
+    if env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE") == "wayland":
+        return "wayland"
+    return "xcb"
+
+
+def missing_qt_libs(env: Mapping[str, str] | None = None,
+                    find: Callable[[str], str | None] = ctypes.util.find_library) -> list[str]:
+    """Debian packages of the system libraries the window's Qt platform needs and this machine lacks
+    ([] when nothing is missing or the platform is not xcb). Ask before creating the window: Qt aborts
+    the whole process when its platform plugin cannot load."""
+    if qt_platform(env) != "xcb":
+        return []
+    return [package for lib, package in QT_XCB_LIBS.items() if find(lib) is None]
 
 
 def has_display() -> bool:

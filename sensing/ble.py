@@ -18,6 +18,11 @@ them) and to `BleSource.events`.
 Linux: bleak's BlueZ backend. `adapter` ('hci0', ...) selects the Bluetooth adapter for scans and
 connections (bleak's `bluez={"adapter": ...}`); the ATT MTU is asked for after connecting (BlueZ
 reports it only through bleak's private `_acquire_mtu`). Tested against BlueZoo (`tests/bluez`).
+
+A Bluetooth stack that cannot be used (no adapter, adapter off, no permission, BlueZ or D-Bus not
+running) raises `BluetoothUnavailable`, one line saying what is missing and what to do, whatever form
+bleak's backend gave it (`stack_problem`); `check_bluetooth()` asks before anything connects. A sensor
+not seen within `FIND_TIMEOUT_S` raises `SensorNotFound`.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
+from hinge.sensing.ble_stack import BluetoothUnavailable, stack_problem
 from hinge.sensing.errors import InputError, describe_error
 from hinge.sensing.profiles import Command, Profile
 from hinge.sensing.profiles import available as available_profiles
@@ -94,16 +100,25 @@ def adapter_kwargs(adapter: str | None) -> dict[str, Any]:
     return {} if adapter is None else {"bluez": {"adapter": adapter}}
 
 
-def _describe_stack_error(adapter: str | None, exc: BaseException) -> str:
-    """One line for a failure of the Bluetooth stack itself (no D-Bus / BlueZ, unknown adapter)."""
-    text = describe_error(exc)
-    if isinstance(exc, OSError):  # bleak's BlueZ backend could not open the system D-Bus
-        return f"cannot reach BlueZ on the system D-Bus ({text}; is bluetoothd running?)"
-    if "org.freedesktop.DBus.Error.ServiceUnknown" in text:
-        return "BlueZ (org.bluez) is not running on the system D-Bus (start bluetoothd)"
-    if adapter is not None and "not found" in text and adapter in text:
-        return f"Bluetooth adapter {adapter!r} not found (`ls /sys/class/bluetooth` lists the adapters)"
-    return text
+FIND_TIMEOUT_S = 10.0
+"""How long `BleSource` looks for a sensor's address before saying it is not there."""
+
+
+class SensorNotFound(InputError):
+    """A sensor's address was not seen advertising within the wait."""
+
+
+async def check_bluetooth(adapter: str | None = None, backend: type | None = None) -> None:
+    """Start and stop a scan: raises `BluetoothUnavailable` (one line: what is missing, what to do)
+    when the Bluetooth stack cannot be used, before anything is connected or recorded."""
+    try:
+        async with BleakScanner(backend=backend, **adapter_kwargs(adapter)):
+            pass
+    except (BleakError, OSError) as exc:
+        problem = stack_problem(exc, adapter)
+        if problem is None:
+            raise BluetoothUnavailable(f"Bluetooth: {describe_error(exc)}") from exc
+        raise BluetoothUnavailable(problem) from exc
 
 
 async def scan(timeout: float = 5.0, backend: type | None = None, *,
@@ -136,7 +151,10 @@ async def scan(timeout: float = 5.0, backend: type | None = None, *,
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(enough.wait(), timeout)
     except (BleakError, OSError) as exc:
-        raise InputError(f"scan failed: {_describe_stack_error(adapter, exc)}") from exc
+        problem = stack_problem(exc, adapter)
+        if problem is not None:
+            raise BluetoothUnavailable(problem) from exc
+        raise InputError(f"scan failed: {describe_error(exc)}") from exc
     return sorted(found.values(), key=lambda f: (-f.rssi, f.address))
 
 
@@ -239,7 +257,7 @@ class BleSource:
         queue_size: int = DEFAULT_QUEUE_SIZE,
         silence_timeout_s: float | None = 2.0,
         start_timeout_s: float = 3.0,
-        scan_timeout_s: float = 5.0,
+        scan_timeout_s: float = FIND_TIMEOUT_S,
         backoff_s: tuple[float, float] = (0.25, 4.0),
         connect_attempts: int = 3,
         on_event: Callable[[LinkEvent], None] | None = None,
@@ -304,12 +322,14 @@ class BleSource:
             for slot in self._slots:
                 try:
                     await self._open(slot)
-                except StartError:
+                except (StartError, SensorNotFound):
                     raise
                 except (BleakError, OSError, asyncio.TimeoutError, _Lost) as exc:
+                    problem = stack_problem(exc, self.adapter)
+                    if problem is not None:
+                        raise BluetoothUnavailable(problem) from exc
                     raise InputError(f"{slot.placement}: could not connect to {slot.target.address} "
-                                     f"(profile {slot.profile.name}): "
-                                     f"{_describe_stack_error(self.adapter, exc)}") from exc
+                                     f"(profile {slot.profile.name}): {describe_error(exc)}") from exc
             for slot in self._slots:
                 slot.supervisor = asyncio.get_running_loop().create_task(
                     self._supervise(slot), name=f"ble supervisor {slot.placement}")
@@ -412,7 +432,8 @@ class BleSource:
             device = await BleakScanner.find_device_by_address(target.address, timeout=self.scan_timeout_s,
                                                                backend=self.scanner_backend, **bluez)
             if device is None:
-                raise _Lost(f"not found within {self.scan_timeout_s:g} s (is it on and advertising?)")
+                raise SensorNotFound(f"{slot.placement} sensor {target.address}: not found within "
+                                     f"{self.scan_timeout_s:g} s: is it on and advertising?")
             client = await establish_connection(
                 BleakClient, device, f"{slot.placement} {target.address}",
                 disconnected_callback=lambda c: self._on_disconnect(slot, c),

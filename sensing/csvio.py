@@ -8,8 +8,9 @@ Rows may interleave sensors; each sensor's rows are in time order; rates may dif
 
 from __future__ import annotations
 
+import gzip
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,38 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    labels, codes, values = _read_arrow(path)
+    return _series(path, *_read_arrow(path), require)
+
+
+def read_parquet(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[str, SensorSeries]:
+    """Read the same table written as Parquet (`write_parquet`, `hinge export --parquet`); the same checks
+    and one-line errors as `read_csv` (rows counted as in the CSV form: the header is row 1)."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise InputError(f"{path}: missing column {missing[0]!r}; expected columns {','.join(COLUMNS)}")
+    table = pq.read_table(path, columns=list(COLUMNS))
+    sensor = pc.dictionary_encode(table.column("sensor").cast(pa.string())).combine_chunks()
+    codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes[sensor.is_null().to_numpy(zero_copy_only=False)] = -1
+    try:
+        values = [table.column(c).cast(pa.float64()).to_numpy() for c in NUMERIC]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"{path}: a numeric column holds something else ({str(exc).splitlines()[0]})") from None
+    return _series(path, sensor.dictionary.to_pylist(), codes, values, require)
+
+
+def _series(path: Path, labels: list[str], codes: np.ndarray, values: list[np.ndarray],
+            require: tuple[str, ...]) -> dict[str, SensorSeries]:
+    """Per-sensor series from the table's sensor labels and codes and its 7 numeric columns, checked."""
     names = np.array([str(c).strip() for c in labels] + ["<empty>"], dtype=object)
     unknown = ~np.isin(names, SENSORS)[codes]  # code -1 (a missing name) maps to "<empty>"
     if unknown.any():
@@ -144,17 +176,66 @@ def _table(series: Mapping[str, SensorSeries]):
     return pd.concat(frames, ignore_index=True).sort_values("t", kind="stable")
 
 
-def write_csv(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
-    """Write sensors' samples as a CSV interchange file (µs times, 6 decimals: lossless for int16 data)."""
+CSV_CHUNK_ROWS = 100_000
+
+
+def write_csv(path: str | Path, series: Mapping[str, SensorSeries], *, exercise: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> None:
+    """Write sensors' samples as a CSV interchange file (µs times, 6 decimals: lossless for int16 data).
+    exercise: kept as an extra last column `exercise` (same value on every row; readers that pick the
+    columns by name are unaffected). progress(rows_written, rows_total) after each block of rows."""
+    table = _table(series)
+    if exercise:
+        table["exercise"] = exercise
+    n = len(table)
     try:
-        _table(series).to_csv(path, index=False, float_format="%.6f")
+        opener = gzip.open if str(path).lower().endswith(".gz") else open
+        with opener(path, "wt", newline="") as f:
+            for start in range(0, max(n, 1), CSV_CHUNK_ROWS):
+                table.iloc[start : start + CSV_CHUNK_ROWS].to_csv(f, index=False, header=start == 0,
+                                                                  float_format="%.6f")
+                if progress is not None:
+                    progress(min(start + CSV_CHUNK_ROWS, n), n)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def write_parquet(path: str | Path, series: Mapping[str, SensorSeries]) -> None:
-    """Write the same table as Parquet (full float64 precision)."""
+PARQUET_EXERCISE_KEY = b"hinge.exercise"
+"""Parquet schema metadata key holding the set's exercise."""
+
+
+def write_parquet(path: str | Path, series: Mapping[str, SensorSeries], *, exercise: str | None = None) -> None:
+    """Write the same table as Parquet (full float64 precision); the exercise goes in the schema metadata."""
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(_table(series), preserve_index=False)
+    if exercise:
+        meta = {**(table.schema.metadata or {}), PARQUET_EXERCISE_KEY: exercise.encode()}
+        table = table.replace_schema_metadata(meta)
     try:
-        _table(series).to_parquet(path, index=False)
+        pq.write_table(table, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def stored_exercise(path: str | Path) -> str | None:
+    """The exercise an exported table carries (CSV: its `exercise` column; Parquet: its metadata), or None."""
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            value = (pq.read_schema(path).metadata or {}).get(PARQUET_EXERCISE_KEY)
+            return value.decode() if value else None
+        with pa.input_stream(str(path), compression="detect") as f:
+            head = f.read(1 << 16).decode("utf-8", errors="replace").splitlines()
+    except (OSError, pa.ArrowInvalid):
+        return None
+    if len(head) < 2:
+        return None
+    columns = [c.strip() for c in head[0].split(",")]
+    if "exercise" not in columns:
+        return None
+    cells = head[1].split(",")
+    i = columns.index("exercise")
+    return cells[i].strip() or None if i < len(cells) else None

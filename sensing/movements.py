@@ -53,19 +53,28 @@ STANDING_ONLY = ("walk_turn", "setup", "sit_stand")  # need the person on their 
 Keys = list[tuple[float, float]]
 
 
-def quintic(a: float, b: float, tau: np.ndarray) -> np.ndarray:
+def quintic(a: float | np.ndarray, b: float | np.ndarray, tau: np.ndarray) -> np.ndarray:
     """Minimum-jerk blend from a to b, tau in [0, 1] (zero velocity and acceleration at both ends)."""
     tau = np.clip(tau, 0.0, 1.0)
     return a + (b - a) * tau**3 * (10 - 15 * tau + 6 * tau**2)
 
 
 def keyframe_curve(t: np.ndarray, keys: Keys) -> np.ndarray:
-    """Piecewise minimum-jerk curve through (time, value) keyframes; held flat outside them."""
-    out = np.full_like(t, keys[0][1])
-    for (t0, v0), (t1, v1) in zip(keys[:-1], keys[1:], strict=True):
-        m = (t >= t0) & (t <= t1)
-        out[m] = quintic(v0, v1, (t[m] - t0) / max(t1 - t0, 1e-9))
-    out[t > keys[-1][0]] = keys[-1][1]
+    """Piecewise minimum-jerk curve through (time, value) keyframes (times non-decreasing); held flat
+    outside them. A time on a keyframe takes the segment that starts there.
+
+    One pass over `t` (each sample finds its segment by binary search): a set of many reps has many
+    keyframes, and a mask over all of `t` per segment made a long set quadratic in its length."""
+    kt = np.array([k[0] for k in keys], dtype=float)
+    kv = np.array([k[1] for k in keys], dtype=float)
+    out = np.full_like(t, kv[0])
+    if len(keys) > 1:
+        seg = np.searchsorted(kt, t, side="right") - 1  # the last keyframe at or before each t
+        inside = (seg >= 0) & (t <= kt[-1])
+        seg = np.minimum(seg[inside], len(kt) - 2)  # t on the last keyframe: the end of the last segment
+        tau = (t[inside] - kt[seg]) / np.maximum(kt[seg + 1] - kt[seg], 1e-9)
+        out[inside] = quintic(kv[seg], kv[seg + 1], tau)
+    out[t > kt[-1]] = kv[-1]
     return out
 
 

@@ -28,6 +28,7 @@ Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -44,6 +45,7 @@ from hinge.sensing.movements import (
     render,
     skin_mount,
 )
+from hinge.sensing.rotseries import RotationSeries
 from hinge.sensing.types import SENSORS, SensorSeries
 
 G = 9.81
@@ -320,30 +322,38 @@ def _rotations(t: np.ndarray, pitch_deg: np.ndarray, rng: np.random.Generator, s
     roll = amp * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t + rng.uniform(0, 6.3))
     if yaw_roll_deg is not None:
         yaw, roll = yaw + yaw_roll_deg[0], roll + yaw_roll_deg[1]
-    return Rotation.from_euler("ZXY", np.column_stack([yaw, roll, pitch_deg]), degrees=True), roll
+    return RotationSeries.from_euler_zxy_deg(yaw, roll, pitch_deg), roll
 
 
-def _wobble(t: np.ndarray, events: list[float], amp_deg: float, rng: np.random.Generator) -> Rotation:
+_WOBBLE_SPAN_S = 6.0
+
+
+def _wobble(t: np.ndarray, events: list[float], amp_deg: float, rng: np.random.Generator) -> RotationSeries:
     """Soft-tissue artefact: damped 6–10 Hz strap oscillations excited at each rep's bottom and top."""
     rv = np.zeros((len(t), 3))
     for te in events:
         f = rng.uniform(6, 10)
         axis = rng.normal(size=3)
         axis /= np.linalg.norm(axis)
-        m = t >= te
+        # the oscillation decays with 0.15 s: past 6 s (e^-40) it is below a float's resolution of what is
+        # added to, so only that stretch is computed (the whole tail per event made long sets quadratic)
+        m = slice(int(np.searchsorted(t, te)), int(np.searchsorted(t, te + _WOBBLE_SPAN_S)))
         dt = t[m] - te
         rv[m] += np.outer(np.radians(amp_deg) * np.exp(-dt / 0.15) * np.sin(2 * np.pi * f * dt), axis)
-    return Rotation.from_rotvec(rv)
+    return RotationSeries.from_rotvec(rv)
 
 
-def _diff_rotation(rot: Rotation, h: float) -> np.ndarray:
+_BLOCK = 500_000  # truth samples per block where a whole set's temporaries would be large
+
+
+def _diff_rotation(rot: RotationSeries, h: float) -> np.ndarray:
     """Body-frame angular velocity (N, 3) rad/s of a densely sampled rotation (central differences)."""
     q = rot.as_quat()
     n = len(q)
     w = np.zeros((n, 3))
-    r_next = Rotation.from_quat(q[2:])
-    r_prev = Rotation.from_quat(q[:-2])
-    w[1:-1] = (r_prev.inv() * r_next).as_rotvec() / (2 * h)
+    for a in range(1, n - 1, _BLOCK):  # in blocks: the temporaries of a whole long set cost gigabytes
+        b = min(a + _BLOCK, n - 1)
+        w[a:b] = (RotationSeries(q[a - 1 : b - 1]).inv() * RotationSeries(q[a + 1 : b + 1])).as_rotvec() / (2 * h)
     w[0], w[-1] = w[1], w[-2]
     # (r_prev⁻¹ r_next) is a body-frame increment around the middle sample
     return w
@@ -384,8 +394,14 @@ def _validate(cfg: SimConfig) -> None:
         raise InputError(f"simulate: clock_ppm must be in [0, {MAX_CLOCK_PPM:g}], got {cfg.errors.clock_ppm}")
 
 
-def simulate_set(cfg: SimConfig) -> SimulatedSet:
-    """Simulate one set; deterministic for a given config (seed included)."""
+SIM_STAGES = ("plan", "segment curves", "sacrum", "thoracic", "truth")
+"""What `simulate_set` reports to its `progress` callback, in order, each when done."""
+
+
+def simulate_set(cfg: SimConfig, progress: Callable[[str], None] | None = None) -> SimulatedSet:
+    """Simulate one set; deterministic for a given config (seed included). progress(stage) is called as
+    each of SIM_STAGES is done (a long set takes a while)."""
+    done = progress or (lambda _stage: None)
     _validate(cfg)
     rng = np.random.default_rng(cfg.seed)
     rng_x = np.random.default_rng([cfg.seed, 9])  # draws of the newer options: the older configs' output stays
@@ -393,9 +409,11 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
     if cfg.extras:
         t_total += 6.0
     moves, t_total = _place_movements(cfg, plans, t_total, rng_x)
+    done("plan")
     h = 1.0 / TRUTH_FS_HZ
     t = np.arange(0.0, t_total + 1e-9, h)
     trunk, pelvis_hinge = _segment_curves(t, plans, cfg, rng)
+    done("segment curves")
     ov = render(t, moves) if moves else None
     pelvis = pelvis_hinge
     if ov is not None:
@@ -426,14 +444,16 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
             sensor_rot = seg_rot * _wobble(t, bottoms_tops, amp, rng)
         if cfg.slip_deg and sensor == "thoracic":
             turn = cfg.slip_deg * np.clip((t - t_total / 2) / 0.5, 0.0, 1.0)
-            slip = Rotation.from_euler("z", turn[:, None], degrees=True)
+            slip = RotationSeries.about_z_deg(turn)
             sensor_rot = sensor_rot * slip
-        sensor_rot = sensor_rot * mount
+        sensor_rot = sensor_rot * RotationSeries.of(mount)
         acc_world = _second_derivative(pos, h)
         if cfg.exercise == "swing" and sensor == "thoracic":
             acc_world = acc_world + _bell_jolts(t, plans, rng)
         f_world = acc_world + np.array([0.0, 0.0, G])
-        acc_true = sensor_rot.inv().apply(f_world)
+        acc_true = np.empty_like(f_world)
+        for a in range(0, len(t), _BLOCK):
+            acc_true[a : a + _BLOCK] = RotationSeries(sensor_rot.q[a : a + _BLOCK]).inv().apply(f_world[a : a + _BLOCK])
         gyr_true = _diff_rotation(sensor_rot, h)
         rate = float(rates.get(sensor) or rng.choice([50.0, 60.0, 100.0, 104.0, 120.0, 200.0]))
         drop = cfg.dropout[1:] if cfg.dropout and cfg.dropout[0] == sensor else None
@@ -442,8 +462,10 @@ def simulate_set(cfg: SimConfig) -> SimulatedSet:
         )
         params[sensor].update(clock)
         rates_out[sensor] = rate
+        done(sensor)
 
     truth = _truth(cfg, plans, t, trunk, pelvis, trunk_roll, series, holes, moves)
+    done("truth")
     return SimulatedSet(series, truth, t, trunk, pelvis, holes, index, rates_out, trunk_roll, moves, params)
 
 
@@ -622,20 +644,26 @@ def _truth(cfg, plans, t, trunk, pelvis, roll, series, holes, moves) -> dict:
     # (the next rep, a side bend, sitting down...); twisting or walking on after the top is part of the top
     lean = trunk if roll is None else np.maximum(trunk, np.abs(roll))
     # rep windows on the truth curve: start where the trunk rises through REP_START_DEG
+    # each rep looks only at its own stretch of the (sorted) truth grid, found by binary search: masks over
+    # the whole grid per rep made a long set quadratic in its length
+    def at(x: float, side: str = "left") -> int:
+        return int(np.searchsorted(t, x, side=side))
+
     starts = []
     for p in plans:
-        m = np.flatnonzero((t >= p.t_start) & (t <= p.t_bottom) & (trunk >= REP_START_DEG))
-        starts.append(t[m[0]] if len(m) else p.t_start)
+        a = at(p.t_start)
+        m = np.flatnonzero(trunk[a : at(p.t_bottom, "right")] >= REP_START_DEG)
+        starts.append(t[a + m[0]] if len(m) else p.t_start)
     end_of_data = min(float(s.t[-1]) for s in series.values())
     reps = []
     for k, p in enumerate(plans):
         start = starts[k]
         end = starts[k + 1] if k + 1 < len(plans) else end_of_data
         end = min(end, _next_lean(t, lean, p, end_of_data))
-        in_rep = (t >= start) & (t <= end)
-        after_bottom = (t > p.t_bottom) & (t < end) & (trunk < TOP_PHASE_MAX_DEG)
-        i_bottom = np.flatnonzero(in_rep)[np.argmax(trunk[in_rep])]
-        top_idx = np.flatnonzero(after_bottom)
+        in_rep = slice(at(start), at(end, "right"))
+        i_bottom = in_rep.start + int(np.argmax(trunk[in_rep]))
+        c = at(p.t_bottom, "right")
+        top_idx = c + np.flatnonzero(trunk[c : at(end)] < TOP_PHASE_MAX_DEG)
         i_top = top_idx[np.argmin(trunk[top_idx])]
         # more than 50 ms of missing data overlapping the rep marks it as a gap
         gap = any(missing > 0.05 and a < end and b > start for hs in holes.values() for (a, b, missing) in hs)
@@ -671,9 +699,15 @@ def _truth(cfg, plans, t, trunk, pelvis, roll, series, holes, moves) -> dict:
 
 
 def _next_lean(t, lean, p: _RepPlan, end_of_data: float) -> float:
-    """Where the trunk next leans past the start angle after a rep's top, else the end of data."""
-    m = np.flatnonzero((t > p.t_top) & (lean >= REP_START_DEG))
-    return float(t[m[0]]) if len(m) else end_of_data
+    """Where the trunk next leans past the start angle after a rep's top, else the end of data (searched
+    in growing blocks from the top on: the next lean is usually seconds away, the end of data minutes)."""
+    i, block = int(np.searchsorted(t, p.t_top, side="right")), 4096
+    while i < len(t):
+        m = np.flatnonzero(lean[i : i + block] >= REP_START_DEG)
+        if len(m):
+            return float(t[i + m[0]])
+        i, block = i + block, 2 * block
+    return end_of_data
 
 
 def _lost(s: SensorSeries) -> int:

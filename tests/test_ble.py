@@ -16,7 +16,7 @@ import bleak
 import numpy as np
 import pytest
 
-from hinge.sensing.ble import BleSource, SensorTarget, StartError, scan
+from hinge.sensing.ble import BleSource, SensorNotFound, SensorTarget, StartError, scan
 from hinge.sensing.emulated import Action, CounterPackets, EmulatedRadio, SensorSpec, default_motion
 from hinge.sensing.errors import InputError
 from hinge.sensing.profiles import Samples, load
@@ -346,7 +346,9 @@ async def test_cancel_disconnects_cleanly(radio):
 
 
 async def test_missing_sensor_is_a_clear_error(radio):
-    with pytest.raises(InputError, match=r"^sacrum: could not connect to C0:00:00:00:00:09 \(profile hinge-ref\)"):
+    # the wait is the injected scan_timeout_s, and the line says so
+    with pytest.raises(SensorNotFound, match=r"^sacrum sensor C0:00:00:00:00:09: not found within 0.1 s: "
+                                             r"is it on and advertising\?$"):
         async with BleSource([SensorTarget("sacrum", "C0:00:00:00:00:09", HREF)], **fast(scan_timeout_s=0.1)):
             pass
 

@@ -231,11 +231,13 @@ def test_close_is_idempotent_and_stops_the_loop_thread(faulty_rec, tmp_path):
     assert session.status().state == "finished"
 
 
-def test_a_session_that_never_ran_still_closes_its_recording(tmp_path):
+def test_a_session_that_never_ran_closes_its_recording_and_leaves_no_file(tmp_path):
+    """Nothing connected, no packet recorded: a header alone is no set (`analyze` refuses it), so no file."""
     sim = simulated(FAULTY)
     session = Session(simulated_source(sim), record_to=tmp_path / "never.jsonl")
+    assert (tmp_path / "never.jsonl").exists()  # opened at once: a bad path fails before anything connects
     session.close()
-    assert session.recorder.closed and read_recording(tmp_path / "never.jsonl").header["exercise"] == "unknown"
+    assert session.recorder.closed and list(tmp_path.iterdir()) == []
 
 
 def test_emulated_ble_demo_source_streams_the_set_and_disconnects_on_close(tmp_path):

@@ -137,14 +137,20 @@ def present(session, args, *, title: str) -> int:
     Window when a display is available (or `--screenshot` is asked for: then Qt's offscreen platform
     draws it without a display, and the terminal view prints alongside); else the terminal view.
     """
-    from hinge.ui import has_display
+    from hinge.ui import has_display, missing_qt_libs
 
     want_window = not args.terminal and (has_display() or args.screenshot)
+    interrupted = False
     offscreen = False
     if want_window and not has_display():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
         offscreen = True
     offscreen = offscreen or os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen")
+    if want_window and (missing := missing_qt_libs()):  # Qt would abort the process: say what to install
+        print(f"hinge: no window: Qt needs system libraries that are missing; install them "
+              f"(Debian/Ubuntu: sudo apt install {' '.join(missing)}; README: per platform); "
+              "showing the terminal view", file=sys.stderr)
+        want_window = False
     if want_window:
         try:
             from hinge.window import run_window
@@ -166,12 +172,30 @@ def present(session, args, *, title: str) -> int:
                 log.warning("--screenshot needs the window; none saved")
             from hinge.terminal import run_headless
 
-            asyncio.run(run_headless(session, duration_s=args.duration))
+            try:
+                asyncio.run(run_headless(session, duration_s=args.duration))
+            except KeyboardInterrupt:  # Ctrl-C is how a terminal session is stopped: a normal end
+                interrupted = True
     finally:
         session.close()
     if session.error is not None:
         raise session.error
+    print(session_summary(session, interrupted=interrupted), flush=True)
     return 0
+
+
+def session_summary(session, *, interrupted: bool = False) -> str:
+    """The closing line of a live view: how it ended, the reps and their faults, the recording kept."""
+    from hinge.sets import fault_totals
+
+    end = "stopped (Ctrl-C)" if interrupted else {"finished": "end of set"}.get(session.status().state, "stopped")
+    rec = session.recorder
+    kept = f"; recorded {rec.path}" if rec is not None and rec.path.exists() else ""
+    return f"{end}: {fault_totals({'reps': session.reps})}{kept}"
+
+
+DEFAULT_PATH_HELP = f"{DEFAULT_DIR}/<date>-<time>-<exercise>[-<label>].jsonl"
+"""How `default_path` names a recording, as the help of `live` and `record` says it."""
 
 
 def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> Path:
@@ -183,6 +207,9 @@ def default_path(exercise: str, label: str, now: dt.datetime | None = None) -> P
 def recording_path(args) -> Path:
     """--out, else the default file under recordings/ named by date, exercise and label (as `hinge record`)."""
     if args.out:
+        from hinge.inputs import check_recording_out
+
+        check_recording_out(args.out, "--out")
         return Path(args.out)
     path = default_path(args.exercise, args.label)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,15 +236,21 @@ def make_source(args):
     missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    from hinge.sensing import ble
+
+    asyncio.run(ble.check_bluetooth(adapter))  # no stack, adapter off, no permission: one line, before any file
+    wait = {"scan_timeout_s": ble.FIND_TIMEOUT_S}  # read now: tests shorten it
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
         from hinge.sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
         found = asyncio.run(scan(5.0, adapter=adapter))
         chosen = choose_placements(found, say=lambda text: print(text, file=sys.stderr))
-        return BleSource([SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter)
+        return BleSource(
+            [SensorTarget(p, f.address, f.profile, args.rate) for p, f in chosen.items()], adapter=adapter, **wait
+        )
     return BleSource(
-        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS], adapter=adapter
+        [SensorTarget(name, getattr(args, name), args.profile, args.rate) for name in SENSORS], adapter=adapter, **wait
     )
 
 
@@ -232,7 +265,10 @@ def record_headless(args, out: Path) -> int:
     check_duration(args)
     from hinge.session import Session
 
-    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label,
+    source = make_source(args)  # a Bluetooth stack that cannot be used fails here, before any file or folder
+    if not args.out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    session = Session(source, exercise=args.exercise, record_to=out, label=args.label,
                       settings=settings_from_args(args), athlete=args.athlete)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
     args.terminal, args.screenshot = True, None

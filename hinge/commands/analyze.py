@@ -10,7 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hinge.analysis.pipeline import analyze
-from hinge.analysis.report import format_report
+from hinge.analysis.report import format_report, plural
 from hinge.commands._shared import (
     EXERCISES,
     add_limit_argument,
@@ -33,7 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument(
         "input",
         nargs="+",
-        help="CSV interchange file or hinge recording (.jsonl / .jsonl.gz); for a batch: several files, folders "
+        help="CSV interchange file (or its .parquet form) or hinge recording (.jsonl / .jsonl.gz); for a batch: "
+        "several files, folders "
         "or glob patterns",
     )
     p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
@@ -97,7 +98,7 @@ def run(args) -> int:
     )
     result = aset.result
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result)
     if args.json:
         json.dump(result, sys.stdout, indent=2)
         print()
@@ -119,6 +120,16 @@ def _file_settings(args, path, config) -> tuple:
     base, athlete = judging_limits(path, header, args.athlete, from_recording=args.limits_from_recording,
                                    config=config)
     return settings_from_args(args, base=base), args.exercise, athlete
+
+
+def write_json(out: str, result: dict) -> None:
+    """--out: the analyzer JSON, its folder made when missing; a place that cannot be written is one line."""
+    path = Path(out)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def run_batch(args) -> int:
@@ -157,7 +168,7 @@ def run_batch(args) -> int:
         write_table(rep_table(rows), args.table)
     failed = len(outcomes) - len(sets)
     print(
-        f"analysed {len(sets)} of {len(outcomes)} sets, {len(rows)} reps"
+        f"analysed {len(sets)} of {plural(len(outcomes), 'set')}, {plural(len(rows), 'rep')}"
         + (f"; {failed} failed" if failed else "")
         + (f"; table: {args.table}" if args.table else "")
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hinge.analysis.report import plural
 from hinge.errors import UserError
 from hinge.history import History, default_path
 from hinge.sets import write_table
@@ -43,7 +44,7 @@ def run(args) -> int:
         return 0
     if args.export:
         write_table(reps, args.export, option="--export")
-        print(f"wrote {args.export}: {len(reps)} reps of {len(sets)} sets")
+        print(f"wrote {args.export}: {plural(len(reps), 'rep')} of {plural(len(sets), 'set')}")
     if args.trend:
         n = write_trend(reps, args.trend, out, title=f"{args.trend}{_filters(args)}")
         print(f"wrote {out}: {args.trend}, {n} sets")

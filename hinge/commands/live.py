@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from hinge.commands._shared import (
+    DEFAULT_PATH_HELP,
     EXERCISES,
     add_adapter_argument,
     add_view_arguments,
@@ -15,6 +16,7 @@ from hinge.commands._shared import (
     settings_from_args,
 )
 from hinge.history import add_history_arguments, store_recording
+from hinge.inputs import check_recording_out
 from hinge.sensing.profiles import DEFAULT_PROFILE
 from hinge.userconfig import fill_sensor_options
 
@@ -29,7 +31,8 @@ def add_arguments(p) -> None:
     p.add_argument("--rate", type=float, metavar="HZ", help="sample rate to configure (default: the profile's nominal)")
     p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="label stored in the recording")
-    p.add_argument("--out", metavar="FILE", help="recording to write (default: hinge-<exercise>-<time>.jsonl here)")
+    p.add_argument("--out", metavar="FILE",
+                   help=f"recording to write, .jsonl or .jsonl.gz (default: {DEFAULT_PATH_HELP})")
     p.add_argument("--no-record", action="store_true", help="do not record the set")
     p.add_argument(
         "--emulated",
@@ -45,6 +48,8 @@ def run(args) -> int:
     from hinge.session import Session
 
     check_duration(args)
+    if args.out and not args.no_record:
+        check_recording_out(args.out, "--out")  # before anything connects
     fill_sensor_options(args)  # --athlete's (or the default) profile, rate and addresses where not given
     settings = settings_from_args(args)
     source = make_source(args)

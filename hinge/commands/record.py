@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge import __version__
+from hinge.analysis.report import plural
 from hinge.commands._shared import (
+    DEFAULT_PATH_HELP,
     EXERCISES,
     add_adapter_argument,
     add_fault_argument,
+    check_duration,
     default_path,
     parse_faults,
     record_headless,
@@ -16,6 +19,7 @@ from hinge.commands._shared import (
 )
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store_recording
+from hinge.inputs import check_recording_out
 from hinge.sensing.profiles import load as load_profile
 from hinge.sensing.recording import Recorder, SensorInfo
 from hinge.sensing.simsource import simulated_packets
@@ -33,7 +37,7 @@ def add_arguments(p) -> None:
     p.add_argument("--rate", type=float, help="sample rate to configure, Hz (default: the profile's nominal)")
     p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="free text stored in the recording")
-    p.add_argument("--out", help="recording file (.jsonl or .jsonl.gz); default: recordings/<date>-<exercise>-<label>")
+    p.add_argument("--out", help=f"recording file (.jsonl or .jsonl.gz); default: {DEFAULT_PATH_HELP}")
     p.add_argument("--simulate", action="store_true", help="record simulated sensors (no hardware)")
     p.add_argument("--reps", type=int, default=6, help="--simulate: reps in the set")
     p.add_argument("--seed", type=int, default=0, help="--simulate: random seed")
@@ -41,13 +45,16 @@ def add_arguments(p) -> None:
     p.add_argument("--clean", action="store_true", help="--simulate: no faults at all (default: random faults)")
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     add_adapter_argument(p)
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="stop after S seconds (--simulate: record the first S seconds of the set)")
     add_history_arguments(p, athlete=True)
 
 
 def run(args) -> int:
     fill_sensor_options(args)  # --athlete's (or the default) profile, rate and addresses where not given
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
+    check_recording_out(out, "--out")  # before anything connects: `analyze` reads only these suffixes
+    check_duration(args)
     if args.simulate:
         rc = _record_simulated(args, out)
     else:
@@ -60,8 +67,6 @@ def run(args) -> int:
 def _record_sensors(args, out: Path) -> int:
     if not args.emulated and not (args.sacrum and args.thoracic):
         raise UserError("give --sacrum ADDR and --thoracic ADDR (see `hinge scan`), or --simulate / --emulated")
-    if not args.out:
-        out.parent.mkdir(parents=True, exist_ok=True)
     return record_headless(args, out)
 
 
@@ -80,6 +85,12 @@ def _record_simulated(args, out: Path) -> int:
         )
     )
     packets = simulated_packets(sim, {s: profile for s in SENSORS})
+    reps = sim.truth["reps"]
+    if args.duration is not None:  # the set as far as a recording of that length reaches
+        packets = [p for p in packets if p.t_host <= args.duration]
+        reps = [r for r in reps if r["end_s"] <= args.duration]
+        if not packets:
+            raise UserError(f"--duration {args.duration:g}: too short, no sample falls inside it")
     info = SensorInfo(profile.name, profile.raw_text, name="simulated", firmware="hinge simulator", rate_hz=rate)
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -94,5 +105,5 @@ def _record_simulated(args, out: Path) -> int:
             rec.write_packet(pkt)
         for sensor in SENSORS:
             rec.write_event(packets[-1].t_host, "disconnected", sensor, "end of set")
-    print(f"recorded {out}: {len(packets)} packets, {sim.truth['summary']['n_reps']} simulated {exercise} reps")
+    print(f"recorded {out}: {len(packets)} packets, {plural(len(reps), f'simulated {exercise} rep')}")
     return 0

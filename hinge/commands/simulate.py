@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from hinge.analysis.faults import FaultLimits, classify
+from hinge.analysis.report import plural
 from hinge.commands._shared import add_fault_argument, parse_faults
 from hinge.sensing.csvio import write_csv
-from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, simulate_set
+from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SIM_STAGES, SimConfig, simulate_set
 
 HELP = "simulate a set of hip hinges from two sensors with known ground truth"
+CSV_STEPS = 10  # progress steps while writing the CSV (as many as the simulation's own stages, about its time)
 
 
 def add_arguments(p) -> None:
@@ -53,14 +56,32 @@ def truth_json(sim, limits: FaultLimits | None = None) -> dict:
 
 
 def run(args) -> int:
-    sim = simulate_set(config_from_args(args))
-    write_csv(args.out, sim.series)
+    from tqdm import tqdm
+
+    # progress on stderr (hidden when it is not a terminal): the simulation's stages, then the rows written
+    with tqdm(total=len(SIM_STAGES) + CSV_STEPS, file=sys.stderr, disable=None, unit="step", desc="simulating",
+              dynamic_ncols=True, mininterval=0) as bar:  # 15 steps: draw each
+
+        def stage(name: str) -> None:
+            bar.set_postfix_str(name, refresh=False)
+            bar.update(1)
+
+        sim = simulate_set(config_from_args(args), progress=stage)
+        bar.set_description("writing")
+        written = [0]
+
+        def rows(done: int, total: int) -> None:
+            step = CSV_STEPS * done // max(total, 1)
+            bar.update(step - written[0])
+            written[0] = step
+
+        write_csv(args.out, sim.series, progress=rows)
     if args.truth:
         truth = truth_json(sim)
         truth["input"] = str(args.out)
         Path(args.truth).write_text(json.dumps(truth, indent=2) + "\n")
     print(
-        f"wrote {args.out}: {sim.truth['summary']['n_reps']} {args.exercise} reps, "
+        f"wrote {args.out}: {plural(sim.truth['summary']['n_reps'], f'{args.exercise} rep')}, "
         + ", ".join(
             f"{n} {len(s)} samples @ {sim.truth['sensors'][n]['rate_hz']:.0f} Hz" for n, s in sim.series.items()
         )

@@ -143,7 +143,7 @@ def test_live_and_record_pass_the_adapter_to_bleak(bluez, tmp_path, capsys, comm
     assert main([command, "--adapter", "hci77", "--sacrum", "C0:DE:00:00:00:F0", "--thoracic", "C0:DE:00:00:00:F1",
                  "--duration", "5", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith(f"hinge {command}: error: sacrum: could not connect") and "'hci77' not found" in err
+    assert err.startswith(f"hinge {command}: error: Bluetooth adapter 'hci77' not found")
 
 
 # -- streaming each profile's GATT layout and packets ----------------------------------------------------
