@@ -26,6 +26,8 @@ def faults_text(rep: dict) -> str:
     faults = ", ".join(
         f"{f['kind'].replace('_', ' ')} ({f['severity']}, {f['value_deg']:+.1f}°)" for f in rep.get("faults", [])
     )
+    if rep.get("withheld"):
+        return "not judged: sensors swapped?"
     if rep.get("gap"):
         return "data gap: not judged" + (f"; {faults}" if faults else "")
     return faults or "ok"
