@@ -22,13 +22,23 @@ def input_kind(path: str | Path) -> str:
     raise UserError(f"{path}: unknown input type; expected a .csv interchange file or a .jsonl[.gz] recording")
 
 
-def load_samples(path: str | Path) -> dict[str, SensorSeries]:
-    """Samples of both sensors from a CSV interchange file or a hinge recording."""
+def load_samples(path: str | Path, *, swap: bool = False) -> dict[str, SensorSeries]:
+    """Samples of both sensors from a CSV interchange file or a hinge recording; swap: the sensors sat on
+    each other's places (`--swap`), so each stream is taken for the other placement."""
     if input_kind(path) == "csv":
-        return read_csv(path)
-    from hinge.sensing.stream import load_series  # decoding needs the profiles; imported on demand
+        samples = read_csv(path)
+    else:
+        from hinge.sensing.stream import load_series  # decoding needs the profiles; imported on demand
 
-    return load_series(path)
+        samples = load_series(path)
+    return swap_placements(samples) if swap else samples
+
+
+def swap_placements(samples: dict[str, SensorSeries]) -> dict[str, SensorSeries]:
+    """The sacrum's series as the thoracic one and the other way round."""
+    other = {"sacrum": "thoracic", "thoracic": "sacrum"}
+    out = {other.get(k, k): SensorSeries(other.get(k, k), s.t, s.acc, s.gyr) for k, s in samples.items()}
+    return {k: out[k] for k in sorted(out)}
 
 
 def exercise_of(path: str | Path) -> str | None:

@@ -32,17 +32,19 @@ import numpy as np
 
 from hinge import __version__
 from hinge.analysis.pipeline import Settings
-from hinge.analysis.tracker import Alert, Calibrated, Rep, Tracker
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep, Tracker
 from hinge.framering import FrameRing
 from hinge.sensing.errors import describe_error
 from hinge.sensing.recording import EVENTS, Recorder
 from hinge.sensing.replay import Clock, MonotonicClock
-from hinge.sensing.source import ControlledSource, PacketSource, make_streams, sensor_info
+from hinge.sensing.source import ControlledSource, PacketSource, sensor_info
+from hinge.sensing.stream import SensorStream
 from hinge.sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
 
-TrackerEvent = Calibrated | Alert | Rep
+TrackerEvent = Calibrated | Alert | Rep | Placement
+_OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 
 _MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
 _REBUILD_CHUNK = 20_000  # packets decoded at once when a seek rebuilds the analysis
@@ -92,6 +94,8 @@ class SessionStatus:
     speed: float | None = None
     paused: bool = False
     error: str | None = None
+    swap_suspected: bool = False  # the placement check doubts the placement: faults and cues withheld
+    swapped: bool = False  # the analysis runs with the sensors swapped (`--swap`, or the window's button)
 
 
 @dataclass
@@ -122,6 +126,8 @@ class Session:
             every packet. Sources replaying as fast as possible are always fed in batches.
         clock: session clock (``now()``, ``async sleep()``) for `--duration` and event stamps.
         max_events: event-log length kept for `events_since` (older events drop out).
+        swap: the sensors sit on each other's places (`--swap`): every packet's placement is swapped as it
+            arrives, before the recording (which then says where each sensor really was) and the analysis.
 
     Thread model (docs/ARCHITECTURE.md §8): `ingest` / `flush` and everything that touches the source run
     on the loop thread (or a test's thread when it drives `ingest` itself). Other threads call
@@ -142,8 +148,11 @@ class Session:
         batch_s: float = 0.03,
         clock: Clock | None = None,
         max_events: int = 10000,
+        swap: bool = False,
     ) -> None:
         self.source = source
+        self._swap_in = bool(swap)  # placements swapped as packets arrive (recording included)
+        self._swap_analysis = False  # toggled by `swap_sensors`: the tracker gets the other placement's stream
         self.exercise = exercise
         self.settings = settings or Settings()
         self.batch_s = float(batch_s)
@@ -154,7 +163,7 @@ class Session:
         self._events: deque[SessionEvent] = deque(maxlen=max_events)
         self._n_events = 0
         self._reps: list[dict] = []
-        self._sensors = {s: _SensorState() for s in source.profiles}
+        self._sensors = {self._placed(s): _SensorState() for s in source.profiles}
         self._state = "starting"
         self._error: BaseException | None = None
         self.generation = 0
@@ -176,7 +185,8 @@ class Session:
         self.recorder: Recorder | None = None
         if record_to is not None:
             self.recorder = Recorder(
-                record_to, sensors=sensor_info(source), exercise=exercise if exercise else "unknown",
+                record_to, sensors={self._placed(s): i for s, i in sensor_info(source).items()},
+                exercise=exercise if exercise else "unknown",
                 label=label, app_version=__version__,
             )
         self.source.on_event = self._on_link_event
@@ -184,10 +194,20 @@ class Session:
         self._reset_pipeline()
 
     # -- the core (loop thread) --------------------------------------------------------------------
+    def _placed(self, sensor: str) -> str:
+        """Where a sensor of the source sits (`swap`)."""
+        return _OTHER.get(sensor, sensor) if self._swap_in else sensor
+
+    def _analysed_as(self, sensor: str) -> str:
+        """Which placement the analysis takes a (placed) sensor's stream for (`swap_sensors`)."""
+        return _OTHER.get(sensor, sensor) if self._swap_analysis else sensor
+
     def _reset_pipeline(self) -> None:
         with self._lock:
-            self.streams = make_streams(self.source)
-            rates = {s: st.rate_hz for s, st in self.streams.items()}
+            src = self.source
+            self.streams = {self._placed(s): SensorStream(self._placed(s), p, src.rates_hz[s])
+                            for s, p in src.profiles.items()}
+            rates = {self._analysed_as(s): st.rate_hz for s, st in self.streams.items()}
             self.tracker = Tracker(rates, exercise=self.exercise, settings=self.settings)
             self.ring.clear()
             self._events.clear()
@@ -209,6 +229,8 @@ class Session:
     def ingest(self, pkt: RawPacket, *, flush: bool = True) -> None:
         """One packet: record it and queue it; with flush, decode and time what is queued and feed the
         tracker."""
+        if self._swap_in and pkt.sensor in _OTHER:
+            pkt = RawPacket(pkt.t_host, _OTHER[pkt.sensor], pkt.payload)
         if self.recorder is not None:
             self.recorder.write_packet(pkt)
         if pkt.sensor not in self.streams:
@@ -243,7 +265,7 @@ class Session:
             if block is None:
                 continue
             t, acc, gyr = block.t, block.acc, block.gyr  # strictly increasing (the timebase drops the rest)
-            out = self.tracker.feed(sensor, t, acc, gyr)
+            out = self.tracker.feed(self._analysed_as(sensor), t, acc, gyr)
             self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
                 recent = st.recent
@@ -259,6 +281,7 @@ class Session:
         if not self._finished_tracker:
             self._finished_tracker = True
             self._publish(np.zeros((0, 4)), self.tracker.finish().events, self.now())
+            self._publish_status()  # the last rep counts in the status at once
 
     def _publish(self, frames: np.ndarray, events: list, now: float) -> None:
         if len(frames):
@@ -274,7 +297,7 @@ class Session:
 
     def _on_link_event(self, ev: Any) -> None:
         """A source's link event (`hinge.sensing.source.LinkCallback`): connection state, battery; recorded."""
-        t, sensor, event, value = ev.t_host, ev.sensor, ev.event, ev.value
+        t, sensor, event, value = ev.t_host, self._placed(ev.sensor), ev.event, ev.value
         st = self._sensors.get(sensor)
         if st is not None:
             if event == "connected":
@@ -486,17 +509,54 @@ class Session:
 
         def do(src: ControlledSource) -> None:
             target = min(max(0.0, float(t_s)), src.duration_s)
-            self._reset_pipeline()
-            for pkt in src.packets_before(target):
-                if pkt.sensor in self._pending:
-                    self._pending[pkt.sensor].append(pkt)
-                    self._n_pending += 1
-                    if self._n_pending >= _REBUILD_CHUNK:
-                        self.flush()
-            self.flush()
+            self._rebuild(src, target)
             src.seek(target)
 
         self._control(do)
+
+    def _rebuild(self, src: ControlledSource, target: float) -> None:
+        """Restart the analysis and feed it the source's packets before `target` at once."""
+        self._reset_pipeline()
+        for pkt in src.packets_before(target):
+            sensor = self._placed(pkt.sensor)
+            if sensor in self._pending:
+                self._pending[sensor].append(RawPacket(pkt.t_host, sensor, pkt.payload))
+                self._n_pending += 1
+                if self._n_pending >= _REBUILD_CHUNK:
+                    self.flush()
+        self.flush()
+
+    def swap_sensors(self) -> None:
+        """Re-run the set with the sensors swapped in the analysis (the window's button; again: back).
+
+        A replay is rebuilt up to where it is and goes on (a finished one is re-run to its end at once); a
+        live session restarts its analysis (stand still again), and its recording keeps the packets as
+        they come, with a marker event saying so (`hinge analyze --swap` reads it right)."""
+
+        def do() -> None:
+            self._swap_analysis = not self._swap_analysis
+            src = self.source
+            if self._controlled:
+                self._rebuild(src, src.position_s)  # type: ignore[arg-type]
+            else:
+                self._reset_pipeline()
+                if self.recorder is not None and not self.recorder.closed:
+                    self.recorder.write_event(self.now(), "marker", None,
+                                              f"analysis with sensors swapped: {self._swap_analysis}")
+            self._publish_status()
+
+        if self._done.is_set() and self._controlled:  # finished: no loop runs any more; re-run it here
+            self._swap_analysis = not self._swap_analysis
+            try:
+                self._rebuild(self.source, self.source.duration_s + 1.0)  # type: ignore[arg-type]
+            except OSError as exc:  # a temporary file (CSV, simulation) is gone with the source
+                log.warning("cannot re-run the set: %s; run it again with --swap", exc)
+                return
+            self._finished_tracker = False
+            self.finish()
+            self._publish_status()
+            return
+        self._on_loop(do)
 
     # -- what the views pull (any thread) -----------------------------------------------------------
     def frames(self, last_s: float | None = None) -> np.ndarray:
@@ -532,7 +592,8 @@ class Session:
                 rate = (n - 1) / span if span > 0 else 0.0
                 sensors[s] = SensorStatus(
                     connected=st.connected, rate_hz=rate, nominal_hz=stream.rate_hz, packets=st.packets,
-                    lost_samples=stream.lost_samples, battery=st.battery, address=self.source.addresses.get(s, ""),
+                    lost_samples=stream.lost_samples, battery=st.battery,
+                    address=self.source.addresses.get(self._placed(s), ""),
                     dropped_packets=stream.dropped_packets,
                 )
             state = self._state
@@ -554,6 +615,8 @@ class Session:
                 speed=src.speed if controlled else 1.0,
                 paused=controlled and src.paused,
                 error=describe_error(self._error) if self._error is not None else None,
+                swap_suspected=self.tracker.swap_suspected,
+                swapped=self._swap_in != self._swap_analysis,
             )
 
 

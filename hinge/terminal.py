@@ -13,7 +13,7 @@ from typing import TextIO
 
 from hinge.analysis.faults import FAULTS
 from hinge.analysis.report import REP_COLUMNS, faults_text
-from hinge.analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
 from hinge.session import Session, SessionStatus
 from hinge.ui import battery_text, calibration_text
 
@@ -35,6 +35,10 @@ def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
     return out
 
 
+SWAP_STATUS = "SENSORS SWAPPED? faults withheld"
+SWAP_HINT = "run again with --swap (or press 'Swap sensors' in the window)"
+
+
 def status_text(st: SessionStatus) -> str:
     """One line: state, calibration, and per sensor connection, measured rate, lost samples, battery."""
     parts = [st.state]
@@ -47,6 +51,10 @@ def status_text(st: SessionStatus) -> str:
         dropped = f" dropped {s.dropped_packets}" if s.dropped_packets else ""
         parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{dropped}{battery}")
     parts.append(f"{st.reps} reps")
+    if st.swap_suspected:
+        parts.append(SWAP_STATUS)
+    elif st.swapped:
+        parts.append("sensors swapped")
     if st.error:
         parts.append(f"error: {st.error}")
     return " · ".join(parts)
@@ -90,11 +98,14 @@ class TerminalView:
                 self._cued.add((ev.cue, ev.severity))
                 self._print(f"  ! {ev.cue}  ({ev.kind.replace('_', ' ')}, {ev.severity} {ev.value_deg:+.1f}°, "
                             f"t {ev.t:.1f} s)")
+            elif isinstance(ev, Placement):
+                self._print(f"  ! {ev.message}; {SWAP_HINT}" if ev.swap_suspected else "placement looks right now")
             elif isinstance(ev, Rep):
                 self._cued.clear()
                 self._rep_row(ev.rep)
         st = s.status()
-        key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error)
+        key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error,
+               st.swap_suspected)
         t = st.t_s if st.t_s is not None else 0.0
         if key != self._last_key or t - self._last_status_t >= self.status_every_s:
             self._last_key, self._last_status_t = key, t

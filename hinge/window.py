@@ -32,9 +32,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from hinge.analysis.faults import FAULTS
-from hinge.analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
 from hinge.session import Session, SessionStatus
-from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
+from hinge.terminal import REP_COLUMNS, SWAP_STATUS, TerminalView, faults_text, rep_cells
 from hinge.ui import battery_text, calibration_text
 
 log = logging.getLogger(__name__)
@@ -259,6 +259,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         top.addStretch(1)
         self.source_label = QtWidgets.QLabel()
         top.addWidget(self.source_label)
+        # shown only while the placement check doubts the placement: re-runs the set with the sensors swapped
+        self.swap_button = QtWidgets.QPushButton("Swap sensors and re-run")
+        self.swap_button.setToolTip("the sacrum sensor inclines more than the thoracic one: they look swapped")
+        self.swap_button.clicked.connect(self.session.swap_sensors)
+        self.swap_button.setVisible(False)
+        top.addWidget(self.swap_button)
         self.sound_box = QtWidgets.QCheckBox("Sound")
         self.sound_box.setChecked(False)
         self.sound_box.setToolTip("play a short tone with each cue")
@@ -455,6 +461,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             worst = _worst_fault(ev.rep)
             if worst is not None:
                 self._set_cue(FAULTS[worst["kind"]][1], worst["severity"], until=ev.t + CUE_HOLD_S)
+        elif isinstance(ev, Placement) and ev.swap_suspected:
+            self._set_cue(f"{SWAP_STATUS}", "caution", until=ev.t + CUE_HOLD_S)
         elif isinstance(ev, Calibrated):
             pass  # shown from the status
 
@@ -544,6 +552,10 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, f"{text}{done}", style)
         else:
             self._put(self.calibration_label, "Stand still…", "background: #f0a500; color: black; padding: 4px;")
+        if st.swap_suspected:
+            self._put(self.calibration_label, SWAP_STATUS, "background: #d62728; color: white; padding: 4px;")
+        if self.swap_button.isHidden() == st.swap_suspected:
+            self.swap_button.setVisible(st.swap_suspected)
         for name, s in st.sensors.items():
             dot = "#2ca02c" if s.connected else "#d62728"
             battery = f" · {battery_text(s.battery)}" if battery_text(s.battery) else ""

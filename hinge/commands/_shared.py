@@ -117,8 +117,18 @@ def check_duration(args) -> None:
         raise UserError(f"--duration {args.duration:g}: expected a positive number of seconds")
 
 
+def add_swap_argument(p) -> None:
+    """--swap, on every command that reads sensors: the sensors sat on each other's places."""
+    p.add_argument(
+        "--swap", action="store_true",
+        help="the sensors sat on each other's places: take the sacrum's stream for the thoracic one and the "
+        "other way round (when hinge says 'sensors swapped?')",
+    )
+
+
 def add_view_arguments(p) -> None:
     """Options every live view takes (live, demo, replay)."""
+    add_swap_argument(p)
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--screenshot", metavar="PNG", help="save the window as PNG when it stops (works without a display)")
     p.add_argument("--terminal", action="store_true", help="terminal view even when a display is available")
@@ -226,7 +236,7 @@ def record_headless(args, out: Path) -> int:
     check_duration(args)
     from hinge.session import Session
 
-    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label)
+    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label, swap=args.swap)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
     args.terminal, args.screenshot = True, None
     return present(session, args, title=f"hinge record · {args.exercise}")

@@ -16,6 +16,7 @@ from hinge.commands._shared import (
     add_limit_argument,
     add_samples_argument,
     add_set_arguments,
+    add_swap_argument,
     settings_from_args,
 )
 from hinge.errors import UserError
@@ -39,6 +40,7 @@ def add_arguments(p) -> None:
     add_limit_argument(p)
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
     add_samples_argument(p)
+    add_swap_argument(p)
     add_set_arguments(p)
     b = p.add_argument_group("batch (several inputs, a folder or a pattern)")
     b.add_argument("--table", metavar="OUT", help="write every rep of every set to this .parquet or .csv file")
@@ -84,7 +86,8 @@ def run(args) -> int:
     (path,) = args.input
     date = parse_date(args.date) if args.date else ""
     aset = analyse_file(
-        path, settings_from_args(args), exercise=args.exercise, athlete=args.athlete, date=date, analyse=analyze_samples
+        path, settings_from_args(args), exercise=args.exercise, athlete=args.athlete, date=date,
+        analyse=analyze_samples, swap=args.swap,
     )
     result = aset.result
     if args.out:
@@ -114,7 +117,7 @@ def run_batch(args) -> int:
     date = parse_date(args.date) if args.date else ""
     settings = settings_from_args(args)
     files = batch.expand_inputs(args.input)
-    jobs = [batch.Job(f, settings, args.exercise, args.athlete, date) for f in files]
+    jobs = [batch.Job(f, settings, args.exercise, args.athlete, date, args.swap) for f in files]
     bar = batch.progress(len(jobs))
 
     def done(outcome) -> None:

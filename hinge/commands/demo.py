@@ -59,5 +59,6 @@ def run(args) -> int:
     else:
         source = simulated_source(sim, speed=args.speed)
     session = Session(source, exercise=args.exercise, settings=settings_from_args(args),
-                      record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set")
+                      record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set",
+                      swap=args.swap)
     return present(session, args, title=f"hinge demo · simulated {args.exercise} ({args.source})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hinge.commands._shared import add_swap_argument
 from hinge.errors import UserError
 from hinge.inputs import load_samples
 from hinge.sensing.csvio import write_csv, write_parquet
@@ -14,10 +15,11 @@ def add_arguments(p) -> None:
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument("--csv", metavar="OUT", help="write the CSV interchange file (docs/ARCHITECTURE.md §5)")
     out.add_argument("--parquet", metavar="OUT", help="write the same table as Parquet")
+    add_swap_argument(p)
 
 
 def run(args) -> int:
-    samples = load_samples(args.input)
+    samples = load_samples(args.input, swap=args.swap)
     if args.csv:
         write_csv(args.csv, samples)
         out = args.csv

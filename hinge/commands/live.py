@@ -46,7 +46,8 @@ def run(args) -> int:
     source = make_source(args)
     out = None if args.no_record else recording_path(args)
     session = Session(
-        source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label
+        source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label,
+        swap=args.swap,
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)

@@ -10,6 +10,7 @@ from hinge.commands._shared import (
     EXERCISES,
     add_adapter_argument,
     add_fault_argument,
+    add_swap_argument,
     default_path,
     parse_faults,
     record_headless,
@@ -20,7 +21,7 @@ from hinge.sensing.profiles import load as load_profile
 from hinge.sensing.recording import Recorder, SensorInfo
 from hinge.sensing.simsource import simulated_packets
 from hinge.sensing.simulator import SimConfig, simulate_set
-from hinge.sensing.types import SENSORS
+from hinge.sensing.types import SENSORS, RawPacket
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
 
@@ -41,6 +42,7 @@ def add_arguments(p) -> None:
     p.add_argument("--emulated", action="store_true", help="record two emulated sensors over the emulated BLE link")
     add_adapter_argument(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_swap_argument(p)
     add_history_arguments(p, athlete=True)
 
 
@@ -78,6 +80,9 @@ def _record_simulated(args, out: Path) -> int:
         )
     )
     packets = simulated_packets(sim, {s: profile for s in SENSORS})
+    if args.swap:  # recorded under each other's placement
+        other = {"sacrum": "thoracic", "thoracic": "sacrum"}
+        packets = [RawPacket(p.t_host, other[p.sensor], p.payload) for p in packets]
     info = SensorInfo(profile.name, profile.raw_text, name="simulated", firmware="hinge simulator", rate_hz=rate)
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)

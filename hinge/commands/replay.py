@@ -24,5 +24,5 @@ def run(args) -> int:
 
     source = replay_source(args.input, speed=args.speed or None)
     exercise = args.exercise or getattr(source, "exercise", None) or "unknown"
-    session = Session(source, exercise=exercise, settings=settings_from_args(args))
+    session = Session(source, exercise=exercise, settings=settings_from_args(args), swap=args.swap)
     return present(session, args, title=f"hinge replay · {source.label}")
