@@ -13,6 +13,9 @@ per-sample signals; `status()` is a snapshot the loop thread publishes); headles
 ``asyncio.run(session.run())``. `Session.close()` is idempotent: it stops the loop, disconnects the
 sensors (the source's ``__aexit__``) and flushes and closes the recording. Tests and benches may also
 drive `Session.ingest` directly, packet by packet, without any loop.
+
+Over 600 lines with a reason: one class whose parts (ingest, loop, controls, swap, status) share its
+state and its thread rules; split, each part would reach into the others' private state.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from hinge import __version__
 from hinge.analysis.pipeline import Settings
 from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep, Tracker
 from hinge.framering import FrameRing
+from hinge.placement import StartupCheck
 from hinge.sensing.errors import describe_error
 from hinge.sensing.recording import EVENTS, Recorder
 from hinge.sensing.replay import Clock, MonotonicClock
@@ -96,6 +100,7 @@ class SessionStatus:
     error: str | None = None
     swap_suspected: bool = False  # the placement check doubts the placement: faults and cues withheld
     swapped: bool = False  # the analysis runs with the sensors swapped (`--swap`, or the window's button)
+    check: str | None = None  # the start-up check's instruction while it runs ("bend forward once", countdown)
 
 
 @dataclass
@@ -128,6 +133,8 @@ class Session:
         max_events: event-log length kept for `events_since` (older events drop out).
         swap: the sensors sit on each other's places (`--swap`): every packet's placement is swapped as it
             arrives, before the recording (which then says where each sensor really was) and the analysis.
+        placement_check: start with `hinge.placement.StartupCheck` (both sensors streaming, "bend
+            forward once", then a stand-still countdown); the analysis takes the samples after the bend.
 
     Thread model (docs/ARCHITECTURE.md §8): `ingest` / `flush` and everything that touches the source run
     on the loop thread (or a test's thread when it drives `ingest` itself). Other threads call
@@ -149,6 +156,7 @@ class Session:
         clock: Clock | None = None,
         max_events: int = 10000,
         swap: bool = False,
+        placement_check: bool = False,
     ) -> None:
         self.source = source
         self._swap_in = bool(swap)  # placements swapped as packets arrive (recording included)
@@ -190,6 +198,8 @@ class Session:
                 label=label, app_version=__version__,
             )
         self.source.on_event = self._on_link_event
+        self.startup = (StartupCheck({self._placed(s): r for s, r in source.rates_hz.items()})
+                        if placement_check else None)
         self._status: SessionStatus | None = None
         self._reset_pipeline()
 
@@ -257,16 +267,26 @@ class Session:
         pending, self._pending = self._pending, {s: [] for s in self.streams}
         self._n_pending = 0
         now = self.now()
+        blocks = {}
         for sensor, packets in pending.items():
-            if not packets:
-                continue
-            stream, st = self.streams[sensor], self._sensors[sensor]
-            block = stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])
-            if block is None:
-                continue
+            if packets:
+                block = self.streams[sensor].feed_many([p.t_host for p in packets], [p.payload for p in packets])
+                if block is not None:
+                    blocks[sensor] = block
+        if self.startup is not None and not self.startup.done:  # the start-up check sees every sample first
+            self._check(blocks)
+        for sensor, block in blocks.items():
+            st = self._sensors[sensor]
             t, acc, gyr = block.t, block.acc, block.gyr  # strictly increasing (the timebase drops the rest)
-            out = self.tracker.feed(self._analysed_as(sensor), t, acc, gyr)
-            self._publish(out.frames, out.events, now)
+            if self.startup is not None:  # the analysis starts after the placement bend
+                t_from = self.startup.analysis_from_s
+                k = len(t) if t_from is None else int(np.searchsorted(t, t_from))
+                if k < len(t):
+                    out = self.tracker.feed(self._analysed_as(sensor), t[k:], acc[k:], gyr[k:])
+                    self._publish(out.frames, out.events, now)
+            else:
+                out = self.tracker.feed(self._analysed_as(sensor), t, acc, gyr)
+                self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
                 recent = st.recent
                 recent.append((float(t[0]), float(t[-1]), len(t)))
@@ -274,6 +294,16 @@ class Session:
                 while len(recent) > 1 and recent[0][1] < t[-1] - _RATE_WINDOW_S:
                     st.recent_n -= recent.popleft()[2]
         self._publish_status()
+
+    def _check(self, blocks: dict) -> None:
+        """Feed the start-up check; the recording gets a marker when the placement bend was seen."""
+        check = self.startup
+        seen = check.swapped is not None
+        for sensor, block in blocks.items():
+            check.feed(sensor, block.t, block.acc, block.gyr)
+        if not seen and check.swapped is not None and self.recorder is not None and not self.recorder.closed:
+            text = f"placement check: {check.placement_text()}"
+            self.recorder.write_event(check.analysis_from_s, "marker", None, text)
 
     def finish(self) -> None:
         """End of the stream: feed what is pending and close the rep in progress (once)."""
@@ -581,6 +611,11 @@ class Session:
         """The status the loop thread published last (a frozen snapshot; any thread)."""
         return self._status
 
+    def _check_says_swapped(self) -> bool:
+        """The start-up check's bend says swapped, and the analysis has not been swapped back."""
+        return self.startup is not None and self.startup.swapped is not None and (
+            self.startup.swapped != self._swap_analysis)
+
     def _publish_status(self) -> None:
         """Build the status snapshot (loop thread, or the thread that drives `ingest`)."""
         with self._lock:
@@ -615,7 +650,8 @@ class Session:
                 speed=src.speed if controlled else 1.0,
                 paused=controlled and src.paused,
                 error=describe_error(self._error) if self._error is not None else None,
-                swap_suspected=self.tracker.swap_suspected,
+                swap_suspected=self.tracker.swap_suspected or self._check_says_swapped(),
+                check=self.startup.text if self.startup is not None else None,
                 swapped=self._swap_in != self._swap_analysis,
             )
 

@@ -44,7 +44,7 @@ def status_text(st: SessionStatus) -> str:
     parts = [st.state]
     if st.t_s is not None:
         parts.append(f"t {st.t_s:6.1f} s")
-    parts.append(calibration_text(st) if st.calibrated else "stand still…")
+    parts.append(st.check or (calibration_text(st) if st.calibrated else "stand still…"))
     for name, s in st.sensors.items():
         battery = f" bat {battery_text(s.battery)}" if battery_text(s.battery) else ""
         link = "connected" if s.connected else "not connected"
@@ -105,7 +105,7 @@ class TerminalView:
                 self._rep_row(ev.rep)
         st = s.status()
         key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error,
-               st.swap_suspected)
+               st.swap_suspected, st.check)
         t = st.t_s if st.t_s is not None else 0.0
         if key != self._last_key or t - self._last_status_t >= self.status_every_s:
             self._last_key, self._last_status_t = key, t

@@ -554,6 +554,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, "Stand still…", "background: #f0a500; color: black; padding: 4px;")
         if st.swap_suspected:
             self._put(self.calibration_label, SWAP_STATUS, "background: #d62728; color: white; padding: 4px;")
+        if st.check:  # the start-up check's instruction or countdown (hinge.placement)
+            self._put(self.calibration_label, st.check, "background: #f0a500; color: black; padding: 4px;")
         if self.swap_button.isHidden() == st.swap_suspected:
             self.swap_button.setVisible(st.swap_suspected)
         for name, s in st.sensors.items():

@@ -126,6 +126,19 @@ def add_swap_argument(p) -> None:
     )
 
 
+PLACEMENT_BEND_STAND_S = 5.0
+"""A simulated live start (`demo`, `--emulated`): rep 1 is the placement bend, then this long standing."""
+
+
+def add_check_argument(p) -> None:
+    """--no-check (live, demo): skip the start-up check (hinge.placement)."""
+    p.add_argument(
+        "--no-check", action="store_true",
+        help="skip the start-up check (both sensors streaming, 'bend forward once' to check which sensor sits "
+        "where, then a stand-still countdown)",
+    )
+
+
 def add_view_arguments(p) -> None:
     """Options every live view takes (live, demo, replay)."""
     add_swap_argument(p)
@@ -203,9 +216,9 @@ def make_source(args):
 
         profile = load_profile(args.profile)
         sim = simulated_set(  # at the profile's own nominal rate unless --rate says otherwise
-            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1,
-            rate_hz=args.rate or profile.nominal_hz,
-        )
+            args.exercise if args.exercise != "unknown" else "deadlift", reps=9, seed=1,
+            rate_hz=args.rate or profile.nominal_hz, first_dwell_s=PLACEMENT_BEND_STAND_S,
+        )  # a live start: the placement bend, a stand, then 8 reps
         from hinge.sensing.emulated_source import EmulatedSource
 
         return EmulatedSource(sim, profile)

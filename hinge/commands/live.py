@@ -7,6 +7,7 @@ import sys
 from hinge.commands._shared import (
     EXERCISES,
     add_adapter_argument,
+    add_check_argument,
     add_view_arguments,
     check_duration,
     make_source,
@@ -35,6 +36,7 @@ def add_arguments(p) -> None:
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
     add_adapter_argument(p)
+    add_check_argument(p)
     add_view_arguments(p)
     add_history_arguments(p, athlete=True)
 
@@ -47,7 +49,7 @@ def run(args) -> int:
     out = None if args.no_record else recording_path(args)
     session = Session(
         source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label,
-        swap=args.swap,
+        swap=args.swap, placement_check=not args.no_check,
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)
