@@ -33,6 +33,24 @@ def faults_text(rep: dict) -> str:
     return faults or "ok"
 
 
+def limits_text(limits_deg: dict) -> str:
+    """'trunk behind vertical 5/10°, …, lumbar rounding 15/25°': caution/fault as magnitudes, as --limit takes them."""
+    return ", ".join(f"{k.replace('_', ' ')} {abs(c):g}/{abs(f):g}°" for k, (c, f) in limits_deg.items())
+
+
+def _athlete_and_limits(result: dict) -> list[str]:
+    """The athlete, the limits judged by and, when the recording stores other ones, those (optional keys)."""
+    lines = []
+    if result.get("athlete"):
+        lines.append(f"athlete: {result['athlete']}")
+    used, recorded = result.get("limits_deg"), result.get("recorded_limits_deg")
+    if used:
+        lines.append("limits (caution/fault): " + limits_text(used) + ("  (as recorded)" if recorded == used else ""))
+    if recorded and recorded != used:
+        lines.append(f"recorded with other limits: {limits_text(recorded)} (--limits-from-recording judges by these)")
+    return lines
+
+
 def format_report(result: dict, *, title: str = "") -> str:
     """Text table of an analyzer-JSON dict: one row per rep, faults marked, then the cues to work on."""
     lines = []
@@ -46,6 +64,7 @@ def format_report(result: dict, *, title: str = "") -> str:
         f"exercise: {result['exercise']}  ·  neutral standing {cal['neutral_start_s']:.1f}–{cal['neutral_end_s']:.1f} s"
         f" ({cal['quality']})  ·  {sensors}"
     )
+    lines += _athlete_and_limits(result)
     lines.append("  ".join(h for h, _ in REP_COLUMNS) + "  faults")
     for rep in result["reps"]:
         cells = [_cell(rep[key], len(h)) for h, key in REP_COLUMNS]

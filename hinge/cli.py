@@ -18,7 +18,7 @@ from hinge.analysis.errors import AnalysisError
 from hinge.errors import UserError
 from hinge.sensing.errors import InputError
 
-COMMANDS = ("demo", "analyze", "report", "history", "simulate", "scan", "record", "live", "replay", "export")
+COMMANDS = ("demo", "analyze", "report", "history", "simulate", "scan", "record", "live", "replay", "export", "config")
 
 
 def _load(name: str):

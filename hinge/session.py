@@ -122,6 +122,7 @@ class Session:
         record_to: write every packet and link event to this recording (opened here: a bad path
             fails at once, before anything connects).
         label: recording label.
+        athlete: athlete's name or id, stored in the recording header with the limits judged by.
         ring_s: seconds of frames kept for the views (fixed memory).
         batch_s: packets are decoded and fed to the tracker in rounds: as soon as every sensor has
             a packet queued, or `batch_s` after the first one was queued (a silent sensor), whichever
@@ -151,6 +152,7 @@ class Session:
         settings: Settings | None = None,
         record_to: str | Path | None = None,
         label: str = "",
+        athlete: str = "",
         ring_s: float = 30.0,
         batch_s: float = 0.03,
         clock: Clock | None = None,
@@ -162,6 +164,7 @@ class Session:
         self._swap_in = bool(swap)  # placements swapped as packets arrive (recording included)
         self._swap_analysis = False  # toggled by `swap_sensors`: the tracker gets the other placement's stream
         self.exercise = exercise
+        self.athlete = athlete
         self.settings = settings or Settings()
         self.batch_s = float(batch_s)
         self.clock: Clock = clock or MonotonicClock()
@@ -195,7 +198,7 @@ class Session:
             self.recorder = Recorder(
                 record_to, sensors={self._placed(s): i for s, i in sensor_info(source).items()},
                 exercise=exercise if exercise else "unknown",
-                label=label, app_version=__version__,
+                label=label, athlete=athlete, limits_deg=self.settings.limits.limits, app_version=__version__,
             )
         self.source.on_event = self._on_link_event
         self.startup = (StartupCheck({self._placed(s): r for s, r in source.rates_hz.items()})

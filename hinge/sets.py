@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,8 @@ from hinge.analysis.pipeline import Settings, analyze
 from hinge.errors import UserError
 from hinge.inputs import RECORDING_SUFFIXES, load_samples
 
+log = logging.getLogger(__name__)
+
 METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
 """Per-rep metrics of the analyzer JSON (degrees)."""
 SEVERITY_ORDER = ("ok", "caution", "fault")
@@ -32,7 +35,8 @@ SEVERITY_ORDER = ("ok", "caution", "fault")
 @dataclass(frozen=True)
 class SetInfo:
     """What is known about a set besides its samples. recorded_at: ISO 8601 UTC ('' unknown); athlete and
-    label: '' when unknown; profiles: firmware profile per sensor ('' for CSV files)."""
+    label: '' when unknown; profiles: firmware profile per sensor ('' for CSV files); recorded_limits_deg: the
+    fault limits the recording says it was judged by (docs/ARCHITECTURE.md §4), None when it says none."""
 
     file: str
     content_hash: str
@@ -41,6 +45,7 @@ class SetInfo:
     athlete: str = ""
     label: str = ""
     profiles: dict[str, str] = field(default_factory=dict)
+    recorded_limits_deg: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -102,13 +107,31 @@ def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date
         athlete=athlete or str(header.get("athlete", "")),
         label=str(header.get("label", "")),
         profiles={name: str(s.get("profile", "")) for name, s in header.get("sensors", {}).items()},
+        recorded_limits_deg=_recorded_limits(path, header),
     )
+
+
+def _recorded_limits(path: Path, header: dict[str, Any]) -> dict[str, list[float]] | None:
+    """The header's limits, for showing; an unreadable field is said and ignored (it judges nothing)."""
+    from hinge.userconfig import recorded_limits
+
+    try:
+        limits = recorded_limits(path, header)
+    except UserError as exc:
+        log.warning("%s", exc)
+        return None
+    return None if limits is None else limits_json(limits.limits)
+
+
+def limits_json(limits: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """Fault limits as stored in files: kind -> [caution_deg, fault_deg], signed like the analyzer's limit_deg."""
+    return {k: [float(c), float(f)] for k, (c, f) in limits.items()}
 
 
 def settings_json(settings: Settings) -> dict[str, Any]:
     """The settings a user can change, as stored with a set: fault limits (degrees), fusion mode, version."""
     return {
-        "limits": {k: list(v) for k, v in settings.limits.limits.items()},
+        "limits": limits_json(settings.limits.limits),
         "offline": settings.offline,
         "hinge_version": __version__,
     }
@@ -132,7 +155,12 @@ def analyse_file(
     info = set_info(path, exercise=exercise, athlete=athlete, date=date)
     info = SetInfo(**{**info.__dict__, "file": name})
     a = analyse(samples, exercise=info.exercise, settings=settings)
-    return AnalysedSet(info, a.to_json(name), settings_json(settings), a.frames if keep_frames else None)
+    result = a.to_json(name)
+    result["athlete"] = info.athlete
+    result["limits_deg"] = limits_json(settings.limits.limits)
+    if info.recorded_limits_deg is not None:
+        result["recorded_limits_deg"] = info.recorded_limits_deg
+    return AnalysedSet(info, result, settings_json(settings), a.frames if keep_frames else None)
 
 
 def worst_severity(rep: dict[str, Any]) -> str:

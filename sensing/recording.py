@@ -130,6 +130,16 @@ def _sensor_entry(placement: str, info: SensorInfo | Mapping[str, Any]) -> dict[
     return entry
 
 
+def _limits_entry(limits: Mapping[str, tuple[float, float]]) -> dict[str, list[float]]:
+    out = {}
+    for kind, pair in limits.items():
+        values = [float(v) for v in pair]
+        if len(values) != 2 or not all(math.isfinite(v) for v in values):
+            raise ValueError(f"limits_deg {kind!r}: expected two finite numbers (caution, fault), got {pair!r}")
+        out[str(kind)] = values
+    return out
+
+
 class Recorder:
     """Append-only, crash-safe writer of one recording file (context manager; close is idempotent).
 
@@ -139,6 +149,9 @@ class Recorder:
             passes the full profile TOML text so the recording stays decodable on its own.
         exercise: one of EXERCISES.
         label: free text for the set.
+        athlete: the athlete's name or id ("" unknown), written as the header's ``athlete``.
+        limits_deg: the fault limits the session judged with, fault kind -> (caution, fault) in degrees, signed
+            as the analyzer JSON's ``limit_deg``; written as the header's ``limits_deg`` (omitted when None).
         app_version: written to the header; defaults to the installed ``hinge`` version.
         started_at: wall-clock start (UTC); defaults to now.
         clock: monotonic seconds, used only to decide when to flush (inject a fake in tests).
@@ -160,6 +173,8 @@ class Recorder:
         sensors: Mapping[str, SensorInfo | Mapping[str, str]],
         exercise: str = "unknown",
         label: str = "",
+        athlete: str = "",
+        limits_deg: Mapping[str, tuple[float, float]] | None = None,
         app_version: str | None = None,
         started_at: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -183,8 +198,11 @@ class Recorder:
             "app_version": app_version or _default_app_version(),
             "exercise": exercise,
             "label": label,
+            "athlete": str(athlete),
             "sensors": {name: _sensor_entry(name, info) for name, info in sensors.items()},
         }
+        if limits_deg is not None:
+            self.header["limits_deg"] = _limits_entry(limits_deg)
         # pre-encoded JSON prefix per sensor: write_packet does one dict lookup and one f-string
         self._sensor_json = {name: json.dumps(name) for name in sensors}
         self._clock = clock

@@ -16,6 +16,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _DATA_HOME = tempfile.mkdtemp(prefix="hinge-test-data-")
 os.environ["XDG_DATA_HOME"] = _DATA_HOME
 atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)  # plain processes importing the tests
+# nor the user's settings file (hinge/userconfig.py): every test starts from an empty settings folder
+_CONFIG_DIR = tempfile.mkdtemp(prefix="hinge-test-config-")
+os.environ["HINGE_CONFIG_DIR"] = _CONFIG_DIR
+atexit.register(shutil.rmtree, _CONFIG_DIR, ignore_errors=True)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -55,6 +59,7 @@ def _history_clock(monkeypatch):
 def pytest_unconfigure(config) -> None:
     """pytest-xdist workers may end without running atexit handlers."""
     shutil.rmtree(_DATA_HOME, ignore_errors=True)
+    shutil.rmtree(_CONFIG_DIR, ignore_errors=True)
 
 
 def simulated(cfg: SimConfig):

@@ -68,8 +68,9 @@ def add_limit_argument(p) -> None:
     )
 
 
-def parse_limits(items: list[str]) -> FaultLimits:
-    limits = FaultLimits()
+def parse_limits(items: list[str], base: FaultLimits | None = None) -> FaultLimits:
+    """--limit options over `base` (default: the built-in limits), kind by kind."""
+    limits = base if base is not None else FaultLimits()
     for item in items:
         kind, _, values = item.partition("=")
         try:
@@ -86,10 +87,15 @@ def parse_limits(items: list[str]) -> FaultLimits:
     return limits
 
 
-def settings_from_args(args) -> Settings:
-    """Analysis settings from --limit (and --online where the command has it)."""
+def settings_from_args(args, *, base: FaultLimits | None = None) -> Settings:
+    """Analysis settings from --limit (and --online where the command has it). The limits --limit does not
+    set come from `base`, by default the settings file's for --athlete (hinge/userconfig.py)."""
+    if base is None:
+        from hinge.userconfig import load
+
+        base = load().limits(getattr(args, "athlete", "") or "")
     return Settings(
-        limits=parse_limits(args.limit),
+        limits=parse_limits(getattr(args, "limit", []), base),
         offline=not getattr(args, "online", False),
         samples=getattr(args, "samples", None) or "instant",
     )
@@ -249,7 +255,8 @@ def record_headless(args, out: Path) -> int:
     check_duration(args)
     from hinge.session import Session
 
-    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label, swap=args.swap)
+    session = Session(make_source(args), exercise=args.exercise, record_to=out, label=args.label,
+                      settings=settings_from_args(args), athlete=args.athlete, swap=args.swap)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
     args.terminal, args.screenshot = True, None
     return present(session, args, title=f"hinge record · {args.exercise}")

@@ -21,7 +21,10 @@ from hinge.commands._shared import (
 )
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
+from hinge.sensing.errors import InputError
 from hinge.sets import analyse_file, check_table_path, fault_totals, parse_date, rep_rows, rep_table, write_table
+from hinge.userconfig import LIMITS_FROM_RECORDING, judging_limits, recording_header
+from hinge.userconfig import load as load_user_settings
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
 PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a process pool costs more than it saves
@@ -38,6 +41,8 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print the analyzer JSON instead of the table (one input)")
     p.add_argument("--out", help="also write the analyzer JSON to this file (one input)")
     add_limit_argument(p)
+    p.add_argument(LIMITS_FROM_RECORDING, action="store_true",
+                   help="judge with the limits the recording stores (default: the settings of the set's athlete)")
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
     add_samples_argument(p)
     add_swap_argument(p)
@@ -85,8 +90,11 @@ def run(args) -> int:
         return run_batch(args)
     (path,) = args.input
     date = parse_date(args.date) if args.date else ""
+    base, athlete = judging_limits(
+        path, recording_header(path), args.athlete, from_recording=args.limits_from_recording
+    )
     aset = analyse_file(
-        path, settings_from_args(args), exercise=args.exercise, athlete=args.athlete, date=date,
+        path, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
         analyse=analyze_samples, swap=args.swap,
     )
     result = aset.result
@@ -103,6 +111,18 @@ def run(args) -> int:
     return 0
 
 
+def _file_settings(args, path, config) -> tuple:
+    """(settings, exercise, athlete) of one file of a batch: each set is judged by its own athlete's settings
+    (an unreadable file gets the --athlete ones here and its error from the worker)."""
+    try:
+        header = recording_header(path)
+    except (InputError, UserError):
+        return settings_from_args(args, base=config.limits(args.athlete)), args.exercise, args.athlete
+    base, athlete = judging_limits(path, header, args.athlete, from_recording=args.limits_from_recording,
+                                   config=config)
+    return settings_from_args(args, base=base), args.exercise, athlete
+
+
 def run_batch(args) -> int:
     """Many files on a process pool or a Dask cluster: a progress bar, one line per failed file, the rep
     table; 1 when some file failed."""
@@ -115,9 +135,9 @@ def run_batch(args) -> int:
     if args.table:
         check_table_path(args.table)
     date = parse_date(args.date) if args.date else ""
-    settings = settings_from_args(args)
     files = batch.expand_inputs(args.input)
-    jobs = [batch.Job(f, settings, args.exercise, args.athlete, date, args.swap) for f in files]
+    config = load_user_settings()
+    jobs = [batch.Job(f, *_file_settings(args, f, config), date=date, swap=args.swap) for f in files]
     bar = batch.progress(len(jobs))
 
     def done(outcome) -> None:

@@ -17,6 +17,7 @@ from hinge.commands._shared import (
 )
 from hinge.history import add_history_arguments, store_recording
 from hinge.sensing.profiles import DEFAULT_PROFILE
+from hinge.userconfig import fill_sensor_options
 
 HELP = "stream two sensors live: angles, reps and cues in a window (records the set too)"
 
@@ -24,7 +25,8 @@ HELP = "stream two sensors live: angles, reps and cues in a window (records the 
 def add_arguments(p) -> None:
     p.add_argument("--sacrum", metavar="ADDR", help="address of the sensor on the sacrum")
     p.add_argument("--thoracic", metavar="ADDR", help="address of the sensor between the shoulder blades")
-    p.add_argument("--profile", default=DEFAULT_PROFILE, help=f"firmware profile of both sensors ({DEFAULT_PROFILE})")
+    p.add_argument("--profile",
+                   help=f"firmware profile of both sensors (default: the settings file's, else {DEFAULT_PROFILE})")
     p.add_argument("--rate", type=float, metavar="HZ", help="sample rate to configure (default: the profile's nominal)")
     p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="label stored in the recording")
@@ -45,15 +47,16 @@ def run(args) -> int:
     from hinge.session import Session
 
     check_duration(args)
+    fill_sensor_options(args)  # --athlete's (or the default) profile, rate and addresses where not given
+    settings = settings_from_args(args)
     source = make_source(args)
     out = None if args.no_record else recording_path(args)
     session = Session(
-        source, exercise=args.exercise, settings=settings_from_args(args), record_to=out, label=args.label,
+        source, exercise=args.exercise, settings=settings, record_to=out, label=args.label, athlete=args.athlete,
         swap=args.swap, placement_check=not args.no_check,
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)
-    settings = settings_from_args(args)
     rc = present(session, args, title=f"hinge live · {args.exercise}")
     if rc == 0 and out is not None and out.exists():
         store_recording(args, out, settings)

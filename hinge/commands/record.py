@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge import __version__
-from hinge.analysis.pipeline import Settings
 from hinge.commands._shared import (
     EXERCISES,
     add_adapter_argument,
@@ -14,6 +13,7 @@ from hinge.commands._shared import (
     default_path,
     parse_faults,
     record_headless,
+    settings_from_args,
 )
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store_recording
@@ -22,6 +22,7 @@ from hinge.sensing.recording import Recorder, SensorInfo
 from hinge.sensing.simsource import simulated_packets
 from hinge.sensing.simulator import SimConfig, simulate_set
 from hinge.sensing.types import SENSORS, RawPacket
+from hinge.userconfig import fill_sensor_options
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
 
@@ -29,7 +30,7 @@ HELP = "record a set from two sensors (or simulated ones) to a recording file"
 def add_arguments(p) -> None:
     p.add_argument("--sacrum", metavar="ADDR", help="address of the sacrum sensor")
     p.add_argument("--thoracic", metavar="ADDR", help="address of the thoracic sensor")
-    p.add_argument("--profile", default="hinge-ref", help="firmware profile of the sensors (default hinge-ref)")
+    p.add_argument("--profile", help="firmware profile of the sensors (default: the settings file's, else hinge-ref)")
     p.add_argument("--rate", type=float, help="sample rate to configure, Hz (default: the profile's nominal)")
     p.add_argument("--exercise", choices=EXERCISES, default="unknown")
     p.add_argument("--label", default="", help="free text stored in the recording")
@@ -47,13 +48,14 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    fill_sensor_options(args)  # --athlete's (or the default) profile, rate and addresses where not given
     out = Path(args.out) if args.out else default_path(args.exercise, args.label)
     if args.simulate:
         rc = _record_simulated(args, out)
     else:
         rc = _record_sensors(args, out)
     if rc == 0 and out.exists():
-        store_recording(args, out, Settings())
+        store_recording(args, out, settings_from_args(args))
     return rc
 
 
@@ -88,7 +90,8 @@ def _record_simulated(args, out: Path) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
     label = args.label or f"SIMULATED {exercise} set, seed {args.seed}"
     with Recorder(
-        out, sensors={s: info for s in SENSORS}, exercise=exercise, label=label, app_version=__version__
+        out, sensors={s: info for s in SENSORS}, exercise=exercise, label=label, athlete=args.athlete,
+        limits_deg=settings_from_args(args).limits.limits, app_version=__version__,
     ) as rec:
         for sensor in SENSORS:
             rec.write_event(0.0, "connected", sensor, "simulated")

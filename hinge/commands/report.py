@@ -16,6 +16,7 @@ from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
 from hinge.report import write_report
 from hinge.sets import analyse_file, parse_date
+from hinge.userconfig import LIMITS_FROM_RECORDING, judging_limits, recording_header
 
 HELP = "write a report of a set: traces with fault bands, per-rep table, faults, cues, calibration, sensors"
 
@@ -31,6 +32,8 @@ def add_arguments(p) -> None:
     add_set_arguments(p)
     add_limit_argument(p)
     add_swap_argument(p)
+    p.add_argument(LIMITS_FROM_RECORDING, action="store_true",
+                   help="judge with the limits the recording stores (default: the settings of the set's athlete)")
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
     add_history_arguments(p)
 
@@ -51,9 +54,12 @@ def run(args) -> int:
     if not (args.html or args.png or args.pdf):
         html_out = default_html(args.input)
     date = parse_date(args.date) if args.date else ""
+    base, athlete = judging_limits(
+        args.input, recording_header(args.input), args.athlete, from_recording=args.limits_from_recording
+    )
     aset = analyse_file(
-        args.input, settings_from_args(args), exercise=args.exercise, athlete=args.athlete, date=date, keep_frames=True,
-        swap=args.swap,
+        args.input, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
+        keep_frames=True, swap=args.swap,
     )
     for path in write_report(aset, html_out=html_out, png_out=args.png, pdf_out=args.pdf):
         print(f"wrote {path}")
