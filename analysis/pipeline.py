@@ -23,6 +23,8 @@ from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity
 from hinge.analysis.core import (
     METRICS,
     SENSORS,
+    SWAP_MESSAGE,
+    PlacementCheck,
     Settings,
     axes_warnings,
     frame_angles,
@@ -71,6 +73,7 @@ class Analysis:
     warnings: list[str]
     rejected_excursions: int = 0
     axes: Axes | None = None
+    swap_suspected: bool = False  # the placement is in doubt (`PlacementCheck`): faults withheld
 
     @property
     def frames(self) -> pd.DataFrame:
@@ -107,6 +110,7 @@ class Analysis:
             "reps": self.reps,
             "summary": {"n_reps": len(self.reps), "faults": counts},
             "warnings": self.warnings,
+            "swap_suspected": self.swap_suspected,
         }
 
 
@@ -246,7 +250,14 @@ def analyze(
     records = [reject_transfer(r, tc, hip_az, lean, settings) for r in records]
     rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
-    reps = [rep_dict(i + 1, r, holes, settings) for i, r in enumerate(r for r in records if r.valid)]
+    check = PlacementCheck(settings.swap_margin_deg)
+    for r in records:
+        if r.valid:
+            check.add(r)
+    swapped = check.doubt()
+    if swapped:
+        warnings.append(SWAP_MESSAGE)
+    reps = [rep_dict(i + 1, r, holes, settings, withheld=swapped) for i, r in enumerate(r for r in records if r.valid)]
     if not reps:
         warnings.append(
             "no reps found: no forward bend reached the rep gates "
@@ -259,7 +270,7 @@ def analyze(
             "(stand still ~3 s before the set for a better zero)"
         )
     calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
-    return Analysis(exercise, calibration, results, frames, reps, warnings, rejected, axes)
+    return Analysis(exercise, calibration, results, frames, reps, warnings, rejected, axes, swapped)
 
 
 def _hole_warnings(timings: dict[str, Timing], warnings: list[str]) -> None:

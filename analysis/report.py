@@ -47,6 +47,8 @@ def faults_text(rep: dict) -> str:
         f"{f['kind'].replace('_', ' ')} ({f['severity']}, {deg_text(_fault_value(rep, f))}°)"
         for f in rep.get("faults", [])
     )
+    if rep.get("withheld"):
+        return "not judged: sensors swapped?"
     if rep.get("gap"):
         return "data gap: not judged" + (f"; {faults}" if faults else "")
     if "top_s" in rep and rep["top_s"] is None:

@@ -51,6 +51,7 @@ class RepRecord:
     side_max_deg: float
     duration_s: float
     valid: bool
+    pelvis_max_deg: float = float("nan")  # max θp in the excursion (the placement check compares it with the depth)
 
 
 @dataclass
@@ -265,6 +266,7 @@ class RepSegmenter:
             side_max_deg=c.side_max,
             duration_s=duration,
             valid=valid,
+            pelvis_max_deg=c.pelvis_max,
         )
 
 

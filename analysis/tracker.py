@@ -28,6 +28,8 @@ import numpy as np
 from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
 from hinge.analysis.core import (
     SENSORS,
+    SWAP_MESSAGE,
+    PlacementCheck,
     Settings,
     frame_angles,
     hip_vertical_acc,
@@ -76,6 +78,16 @@ class Rep:
 
     t: float
     rep: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The placement check (`hinge.analysis.core.PlacementCheck`) changed its mind after a rep: while
+    `swap_suspected`, reps are counted but their faults are withheld and no alert is raised."""
+
+    t: float
+    swap_suspected: bool
+    message: str
 
 
 @dataclass
@@ -225,6 +237,8 @@ class Tracker:
         self._hole_end = -np.inf  # end of the latest hole longer than settings.gap_s (either sensor)
         self._g0 = 9.81  # the sacrum's specific force at neutral (m/s²)
         self._recent: list[np.ndarray] = []  # (n, 3) t, hip vertical acceleration, lean
+        self._placement = PlacementCheck(self.settings.swap_margin_deg)
+        self.swap_suspected = False
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -274,6 +288,7 @@ class Tracker:
                 for n, s in self.streams.items()
             },
             "reps": len(self.reps),
+            "swap_suspected": self.swap_suspected,
         }
 
     # -- frames on the common grid ---------------------------------------------------------------
@@ -442,7 +457,11 @@ class Tracker:
             rec = reject_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
         if not rec.valid:
             return
-        rep = rep_dict(len(self.reps) + 1, rec, self._holes(), self.settings)
+        self._placement.add(rec)
+        if self._placement.doubt() != self.swap_suspected:
+            self.swap_suspected = not self.swap_suspected
+            events.append(Placement(rec.end_s, self.swap_suspected, SWAP_MESSAGE if self.swap_suspected else ""))
+        rep = rep_dict(len(self.reps) + 1, rec, self._holes(), self.settings, withheld=self.swap_suspected)
         self.reps.append(rep)
         events.append(Rep(rec.end_s, rep))
 
@@ -456,6 +475,8 @@ class Tracker:
             return  # not (yet) a hinge rep
         if self._hole_end > c.start_s:
             return  # data hole inside the rep: it will not be judged
+        if self._placement.doubt(c.pelvis_max - c.bottom_t):
+            return  # the sensors look swapped: no cue from swapped angles
         values = {
             "trunk_top_deg": c.top_t,
             "pelvis_top_deg": c.top_p,

@@ -33,6 +33,7 @@ class Job:
     exercise: str | None = None
     athlete: str = ""
     date: str = ""
+    swap: bool = False
 
 
 @dataclass
@@ -72,7 +73,8 @@ def analyse_job(job: Job) -> Outcome:
     """Analyse one file; errors the user can act on (and any other) become a one-line message."""
     t0 = time.perf_counter()
     try:
-        aset = analyse_file(job.path, job.settings, exercise=job.exercise, athlete=job.athlete, date=job.date)
+        aset = analyse_file(job.path, job.settings, exercise=job.exercise, athlete=job.athlete, date=job.date,
+                            swap=job.swap)
         return Outcome(job.path, aset=aset, seconds=time.perf_counter() - t0)
     except (UserError, InputError, AnalysisError) as exc:
         return Outcome(job.path, error=str(exc), seconds=time.perf_counter() - t0)

@@ -1,5 +1,10 @@
 """CSV interchange file → recording (docs/ARCHITECTURE.md §4, §5): a CSV replays through the same packet
-path as a recording, encoded as `hinge-ref` packets (values quantised as that firmware sends them)."""
+path as a recording, encoded as `hinge-ref` packets (values quantised as that firmware sends them).
+
+Every row of the file goes into a packet: a hole in the rows ends a packet early (hinge-ref packets carry
+1–19 samples, each packet its first sample's counter and time), so the replay loses no sample that
+`hinge analyze` sees. (Packing whole packets only, as a simulated radio does, dropped the 1–3 rows
+around every lost one: at ≤ 60 Hz that made a 67–100-ms hole and a spurious "data gap".)"""
 
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ import numpy as np
 from hinge import __version__
 from hinge.errors import UserError
 from hinge.sensing.csvio import read_csv
-from hinge.sensing.profiles import DEFAULT_PROFILE
+from hinge.sensing.profiles import DEFAULT_PROFILE, Profile
 from hinge.sensing.profiles import load as load_profile
 from hinge.sensing.replay import packets_to_recording
-from hinge.sensing.simsource import simulated_packets
-from hinge.sensing.simulator import SimulatedSet
-from hinge.sensing.types import SENSORS
+from hinge.sensing.types import SENSORS, RawPacket, SensorSeries
+
+LATENCY_S = 0.002  # a packet arrives this long after its last sample
 
 
 def csv_to_recording(csv_path: str | Path, out: str | Path, profile: str = DEFAULT_PROFILE) -> Path:
@@ -33,10 +38,25 @@ def csv_to_recording(csv_path: str | Path, out: str | Path, profile: str = DEFAU
         rates[s] = float(1.0 / np.median(np.diff(ser.t)))
         index[s] = np.rint((ser.t - ser.t[0]) * rates[s]).astype(int)
     t0 = min(float(ser.t[0]) for ser in series.values())
-    shifted = {s: type(ser)(s, ser.t - t0, ser.acc, ser.gyr) for s, ser in series.items()}
-    fake = SimulatedSet(series=shifted, truth={}, truth_t=np.zeros(0), truth_trunk_deg=np.zeros(0),
-                        truth_pelvis_deg=np.zeros(0), index=index, rates_hz=rates)
+    packets = [p for s, ser in series.items() for p in _packets(ser, ser.t - t0, index[s], rates[s], prof)]
+    packets.sort(key=lambda p: p.t_host)
     profiles = {s: prof for s in series}
-    return packets_to_recording(simulated_packets(fake, profiles), profiles, rates, out,
+    return packets_to_recording(packets, profiles, rates, out,
                                 label=f"converted from {csv_path}", name=f"csv:{Path(csv_path).name}",
                                 app_version=__version__)
+
+
+def _packets(ser: SensorSeries, t: np.ndarray, index: np.ndarray, rate: float, prof: Profile) -> list[RawPacket]:
+    """One sensor's rows as packets: each run of consecutive sample indices packed `samples_per_packet` at a
+    time (the run's remainder in a shorter packet), arriving `LATENCY_S` after the packet's last sample."""
+    out: list[RawPacket] = []
+    n = max(1, prof.samples_per_packet)
+    cuts = [0, *(np.flatnonzero(np.diff(index) != 1) + 1).tolist(), len(index)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        idx = index[a:b]
+        payloads = prof.encode(ser.acc[a:b], ser.gyr[a:b], seq=idx, device_time_s=idx / rate, rate_hz=rate)
+        last = [*range(a + n - 1, b, n)]
+        if (b - a) % n:
+            last.append(b - 1)
+        out += [RawPacket(float(t[i]) + LATENCY_S, ser.sensor, p) for i, p in zip(last, payloads, strict=True)]
+    return out

@@ -34,16 +34,26 @@ def check_recording_out(path: str | Path, option: str = "--out") -> None:
         raise UserError(f"{option} {path}: a recording is written as .jsonl or .jsonl.gz (e.g. set.jsonl)")
 
 
-def load_samples(path: str | Path) -> dict[str, SensorSeries]:
-    """Samples of both sensors from a CSV interchange file (or its Parquet form) or a hinge recording."""
+def load_samples(path: str | Path, *, swap: bool = False) -> dict[str, SensorSeries]:
+    """Samples of both sensors from a CSV interchange file (or its Parquet form) or a hinge recording; swap:
+    the sensors sat on each other's places (`--swap`), so each stream is taken for the other placement."""
     kind = input_kind(path)
     if kind == "csv":
-        return read_csv(path)
-    if kind == "parquet":
-        return read_parquet(path)
-    from hinge.sensing.stream import load_series  # decoding needs the profiles; imported on demand
+        samples = read_csv(path)
+    elif kind == "parquet":
+        samples = read_parquet(path)
+    else:
+        from hinge.sensing.stream import load_series  # decoding needs the profiles; imported on demand
 
-    return load_series(path)
+        samples = load_series(path)
+    return swap_placements(samples) if swap else samples
+
+
+def swap_placements(samples: dict[str, SensorSeries]) -> dict[str, SensorSeries]:
+    """The sacrum's series as the thoracic one and the other way round."""
+    other = {"sacrum": "thoracic", "thoracic": "sacrum"}
+    out = {other.get(k, k): SensorSeries(other.get(k, k), s.t, s.acc, s.gyr) for k, s in samples.items()}
+    return {k: out[k] for k in sorted(out)}
 
 
 def exercise_of(path: str | Path) -> str | None:

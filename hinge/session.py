@@ -13,6 +13,9 @@ per-sample signals; `status()` is a snapshot the loop thread publishes); headles
 ``asyncio.run(session.run())``. `Session.close()` is idempotent: it stops the loop, disconnects the
 sensors (the source's ``__aexit__``) and flushes and closes the recording. Tests and benches may also
 drive `Session.ingest` directly, packet by packet, without any loop.
+
+Over 600 lines with a reason: one class whose parts (ingest, loop, controls, swap, status) share its
+state and its thread rules; split, each part would reach into the others' private state.
 """
 
 from __future__ import annotations
@@ -32,17 +35,20 @@ import numpy as np
 
 from hinge import __version__
 from hinge.analysis.pipeline import Settings
-from hinge.analysis.tracker import Alert, Calibrated, Rep, Tracker
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep, Tracker
 from hinge.framering import FrameRing
+from hinge.placement import StartupCheck
 from hinge.sensing.errors import describe_error
 from hinge.sensing.recording import EVENTS, Recorder
 from hinge.sensing.replay import Clock, MonotonicClock
-from hinge.sensing.source import ControlledSource, PacketSource, make_streams, sensor_info
+from hinge.sensing.source import ControlledSource, PacketSource, sensor_info
+from hinge.sensing.stream import SensorStream
 from hinge.sensing.types import RawPacket
 
 log = logging.getLogger(__name__)
 
-TrackerEvent = Calibrated | Alert | Rep
+TrackerEvent = Calibrated | Alert | Rep | Placement
+_OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 
 _MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
 _REBUILD_CHUNK = 20_000  # packets decoded at once when a seek rebuilds the analysis
@@ -92,6 +98,9 @@ class SessionStatus:
     speed: float | None = None
     paused: bool = False
     error: str | None = None
+    swap_suspected: bool = False  # the placement check doubts the placement: faults and cues withheld
+    swapped: bool = False  # the analysis runs with the sensors swapped (`--swap`, or the window's button)
+    check: str | None = None  # the start-up check's instruction while it runs ("bend forward once", countdown)
 
 
 @dataclass
@@ -123,6 +132,10 @@ class Session:
             every packet. Sources replaying as fast as possible are always fed in batches.
         clock: session clock (``now()``, ``async sleep()``) for `--duration` and event stamps.
         max_events: event-log length kept for `events_since` (older events drop out).
+        swap: the sensors sit on each other's places (`--swap`): every packet's placement is swapped as it
+            arrives, before the recording (which then says where each sensor really was) and the analysis.
+        placement_check: start with `hinge.placement.StartupCheck` (both sensors streaming, "bend
+            forward once", then a stand-still countdown); the analysis takes the samples after the bend.
 
     Thread model (docs/ARCHITECTURE.md §8): `ingest` / `flush` and everything that touches the source run
     on the loop thread (or a test's thread when it drives `ingest` itself). Other threads call
@@ -144,8 +157,12 @@ class Session:
         batch_s: float = 0.03,
         clock: Clock | None = None,
         max_events: int = 10000,
+        swap: bool = False,
+        placement_check: bool = False,
     ) -> None:
         self.source = source
+        self._swap_in = bool(swap)  # placements swapped as packets arrive (recording included)
+        self._swap_analysis = False  # toggled by `swap_sensors`: the tracker gets the other placement's stream
         self.exercise = exercise
         self.athlete = athlete
         self.settings = settings or Settings()
@@ -157,7 +174,7 @@ class Session:
         self._events: deque[SessionEvent] = deque(maxlen=max_events)
         self._n_events = 0
         self._reps: list[dict] = []
-        self._sensors = {s: _SensorState() for s in source.profiles}
+        self._sensors = {self._placed(s): _SensorState() for s in source.profiles}
         self._state = "starting"
         self._error: BaseException | None = None
         self.generation = 0
@@ -180,18 +197,31 @@ class Session:
         self._recorded = 0  # packets written to the recording
         if record_to is not None:
             self.recorder = Recorder(
-                record_to, sensors=sensor_info(source), exercise=exercise if exercise else "unknown",
+                record_to, sensors={self._placed(s): i for s, i in sensor_info(source).items()},
+                exercise=exercise if exercise else "unknown",
                 label=label, athlete=athlete, limits_deg=self.settings.limits.limits, app_version=__version__,
             )
         self.source.on_event = self._on_link_event
+        self.startup = (StartupCheck({self._placed(s): r for s, r in source.rates_hz.items()})
+                        if placement_check else None)
         self._status: SessionStatus | None = None
         self._reset_pipeline()
 
     # -- the core (loop thread) --------------------------------------------------------------------
+    def _placed(self, sensor: str) -> str:
+        """Where a sensor of the source sits (`swap`)."""
+        return _OTHER.get(sensor, sensor) if self._swap_in else sensor
+
+    def _analysed_as(self, sensor: str) -> str:
+        """Which placement the analysis takes a (placed) sensor's stream for (`swap_sensors`)."""
+        return _OTHER.get(sensor, sensor) if self._swap_analysis else sensor
+
     def _reset_pipeline(self) -> None:
         with self._lock:
-            self.streams = make_streams(self.source)
-            rates = {s: st.rate_hz for s, st in self.streams.items()}
+            src = self.source
+            self.streams = {self._placed(s): SensorStream(self._placed(s), p, src.rates_hz[s])
+                            for s, p in src.profiles.items()}
+            rates = {self._analysed_as(s): st.rate_hz for s, st in self.streams.items()}
             self.tracker = Tracker(rates, exercise=self.exercise, settings=self.settings)
             self.ring.clear()
             self._events.clear()
@@ -215,6 +245,8 @@ class Session:
     def ingest(self, pkt: RawPacket, *, flush: bool = True) -> None:
         """One packet: record it and queue it; with flush, decode and time what is queued and feed the
         tracker."""
+        if self._swap_in and pkt.sensor in _OTHER:
+            pkt = RawPacket(pkt.t_host, _OTHER[pkt.sensor], pkt.payload)
         if self.recorder is not None:
             self.recorder.write_packet(pkt)
             self._recorded += 1
@@ -242,16 +274,26 @@ class Session:
         pending, self._pending = self._pending, {s: [] for s in self.streams}
         self._n_pending = 0
         now = self.now()
+        blocks = {}
         for sensor, packets in pending.items():
-            if not packets:
-                continue
-            stream, st = self.streams[sensor], self._sensors[sensor]
-            block = stream.feed_many([p.t_host for p in packets], [p.payload for p in packets])
-            if block is None:
-                continue
+            if packets:
+                block = self.streams[sensor].feed_many([p.t_host for p in packets], [p.payload for p in packets])
+                if block is not None:
+                    blocks[sensor] = block
+        if self.startup is not None and not self.startup.done:  # the start-up check sees every sample first
+            self._check(blocks)
+        for sensor, block in blocks.items():
+            st = self._sensors[sensor]
             t, acc, gyr = block.t, block.acc, block.gyr  # strictly increasing (the timebase drops the rest)
-            out = self.tracker.feed(sensor, t, acc, gyr)
-            self._publish(out.frames, out.events, now)
+            if self.startup is not None:  # the analysis starts after the placement bend
+                t_from = self.startup.analysis_from_s
+                k = len(t) if t_from is None else int(np.searchsorted(t, t_from))
+                if k < len(t):
+                    out = self.tracker.feed(self._analysed_as(sensor), t[k:], acc[k:], gyr[k:])
+                    self._publish(out.frames, out.events, now)
+            else:
+                out = self.tracker.feed(self._analysed_as(sensor), t, acc, gyr)
+                self._publish(out.frames, out.events, now)
             with self._lock:  # status() reads it from the window's thread
                 recent = st.recent
                 recent.append((float(t[0]), float(t[-1]), len(t)))
@@ -260,12 +302,23 @@ class Session:
                     st.recent_n -= recent.popleft()[2]
         self._publish_status()
 
+    def _check(self, blocks: dict) -> None:
+        """Feed the start-up check; the recording gets a marker when the placement bend was seen."""
+        check = self.startup
+        seen = check.swapped is not None
+        for sensor, block in blocks.items():
+            check.feed(sensor, block.t, block.acc, block.gyr)
+        if not seen and check.swapped is not None and self.recorder is not None and not self.recorder.closed:
+            text = f"placement check: {check.placement_text()}"
+            self.recorder.write_event(check.analysis_from_s, "marker", None, text)
+
     def finish(self) -> None:
         """End of the stream: feed what is pending and close the rep in progress (once)."""
         self.flush()
         if not self._finished_tracker:
             self._finished_tracker = True
             self._publish(np.zeros((0, 4)), self.tracker.finish().events, self.now())
+            self._publish_status()  # the last rep counts in the status at once
 
     def _publish(self, frames: np.ndarray, events: list, now: float) -> None:
         if len(frames):
@@ -284,7 +337,7 @@ class Session:
 
     def _on_link_event(self, ev: Any) -> None:
         """A source's link event (`hinge.sensing.source.LinkCallback`): connection state, battery; recorded."""
-        t, sensor, event, value = ev.t_host, ev.sensor, ev.event, ev.value
+        t, sensor, event, value = ev.t_host, self._placed(ev.sensor), ev.event, ev.value
         st = self._sensors.get(sensor)
         if st is not None:
             if event == "connected":
@@ -505,17 +558,54 @@ class Session:
 
         def do(src: ControlledSource) -> None:
             target = min(max(0.0, float(t_s)), src.duration_s)
-            self._reset_pipeline()
-            for pkt in src.packets_before(target):
-                if pkt.sensor in self._pending:
-                    self._pending[pkt.sensor].append(pkt)
-                    self._n_pending += 1
-                    if self._n_pending >= _REBUILD_CHUNK:
-                        self.flush()
-            self.flush()
+            self._rebuild(src, target)
             src.seek(target)
 
         self._control(do)
+
+    def _rebuild(self, src: ControlledSource, target: float) -> None:
+        """Restart the analysis and feed it the source's packets before `target` at once."""
+        self._reset_pipeline()
+        for pkt in src.packets_before(target):
+            sensor = self._placed(pkt.sensor)
+            if sensor in self._pending:
+                self._pending[sensor].append(RawPacket(pkt.t_host, sensor, pkt.payload))
+                self._n_pending += 1
+                if self._n_pending >= _REBUILD_CHUNK:
+                    self.flush()
+        self.flush()
+
+    def swap_sensors(self) -> None:
+        """Re-run the set with the sensors swapped in the analysis (the window's button; again: back).
+
+        A replay is rebuilt up to where it is and goes on (a finished one is re-run to its end at once); a
+        live session restarts its analysis (stand still again), and its recording keeps the packets as
+        they come, with a marker event saying so (`hinge analyze --swap` reads it right)."""
+
+        def do() -> None:
+            self._swap_analysis = not self._swap_analysis
+            src = self.source
+            if self._controlled:
+                self._rebuild(src, src.position_s)  # type: ignore[arg-type]
+            else:
+                self._reset_pipeline()
+                if self.recorder is not None and not self.recorder.closed:
+                    self.recorder.write_event(self.now(), "marker", None,
+                                              f"analysis with sensors swapped: {self._swap_analysis}")
+            self._publish_status()
+
+        if self._done.is_set() and self._controlled:  # finished: no loop runs any more; re-run it here
+            self._swap_analysis = not self._swap_analysis
+            try:
+                self._rebuild(self.source, self.source.duration_s + 1.0)  # type: ignore[arg-type]
+            except OSError as exc:  # a temporary file (CSV, simulation) is gone with the source
+                log.warning("cannot re-run the set: %s; run it again with --swap", exc)
+                return
+            self._finished_tracker = False
+            self.finish()
+            self._publish_status()
+            return
+        self._on_loop(do)
 
     # -- what the views pull (any thread) -----------------------------------------------------------
     def frames(self, last_s: float | None = None) -> np.ndarray:
@@ -551,6 +641,11 @@ class Session:
         """The status the loop thread published last (a frozen snapshot; any thread)."""
         return self._status
 
+    def _check_says_swapped(self) -> bool:
+        """The start-up check's bend says swapped, and the analysis has not been swapped back."""
+        return self.startup is not None and self.startup.swapped is not None and (
+            self.startup.swapped != self._swap_analysis)
+
     def _publish_status(self) -> None:
         """Build the status snapshot (loop thread, or the thread that drives `ingest`)."""
         with self._lock:
@@ -562,7 +657,8 @@ class Session:
                 rate = (n - 1) / span if span > 0 else 0.0
                 sensors[s] = SensorStatus(
                     connected=st.connected, rate_hz=rate, nominal_hz=stream.rate_hz, packets=st.packets,
-                    lost_samples=stream.lost_samples, battery=st.battery, address=self.source.addresses.get(s, ""),
+                    lost_samples=stream.lost_samples, battery=st.battery,
+                    address=self.source.addresses.get(self._placed(s), ""),
                     dropped_packets=stream.dropped_packets,
                 )
             state = self._state
@@ -584,6 +680,9 @@ class Session:
                 speed=src.speed if controlled else 1.0,
                 paused=controlled and src.paused,
                 error=describe_error(self._error) if self._error is not None else None,
+                swap_suspected=self.tracker.swap_suspected or self._check_says_swapped(),
+                check=self.startup.text if self.startup is not None else None,
+                swapped=self._swap_in != self._swap_analysis,
             )
 
 

@@ -148,11 +148,12 @@ def analyse_file(
     date: str = "",
     keep_frames: bool = False,
     analyse=analyze,
+    swap: bool = False,
 ) -> AnalysedSet:
     """Load and analyse one file. analyse: `hinge.analysis.pipeline.analyze` or a drop-in (the single-file
-    command passes its parallel-fusion variant)."""
+    command passes its parallel-fusion variant); swap: the sensors sat on each other's places (`--swap`)."""
     name, path = str(path), Path(path)
-    samples = load_samples(path)
+    samples = load_samples(path, swap=swap)
     info = set_info(path, exercise=exercise, athlete=athlete, date=date)
     info = SetInfo(**{**info.__dict__, "file": name})
     a = analyse(samples, exercise=info.exercise, settings=settings)
@@ -165,8 +166,9 @@ def analyse_file(
 
 
 def worst_severity(rep: dict[str, Any]) -> str:
-    """'gap' (not judged), 'fault', 'caution' or 'ok'."""
-    if rep.get("gap"):
+    """'gap' (not judged: a data gap, or faults withheld while the placement is in doubt), 'fault',
+    'caution' or 'ok'."""
+    if rep.get("gap") or rep.get("withheld"):
         return "gap"
     sev = {f["severity"] for f in rep["faults"]}
     return next((s for s in reversed(SEVERITY_ORDER) if s in sev), "ok")

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from hinge.analysis.faults import FAULTS
 from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text, plural
-from hinge.analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
 from hinge.session import Session, SessionStatus
 from hinge.ui import battery_text, calibration_text
 
@@ -35,18 +35,26 @@ def rep_cells(rep: dict) -> list[tuple[str, str | None]]:
     return out
 
 
+SWAP_STATUS = "SENSORS SWAPPED? faults withheld"
+SWAP_HINT = "run again with --swap (or press 'Swap sensors' in the window)"
+
+
 def status_text(st: SessionStatus) -> str:
     """One line: state, calibration, and per sensor connection, measured rate, lost samples, battery."""
     parts = [st.state]
     if st.t_s is not None:
         parts.append(f"t {st.t_s:6.1f} s")
-    parts.append(calibration_text(st) if st.calibrated else "stand still…")
+    parts.append(st.check or (calibration_text(st) if st.calibrated else "stand still…"))
     for name, s in st.sensors.items():
         battery = f" bat {battery_text(s.battery)}" if battery_text(s.battery) else ""
         link = "connected" if s.connected else "not connected"
         dropped = f" dropped {s.dropped_packets}" if s.dropped_packets else ""
         parts.append(f"{name} {link} {s.rate_hz:.0f} Hz lost {s.lost_samples}{dropped}{battery}")
     parts.append(plural(st.reps, "rep"))
+    if st.swap_suspected:
+        parts.append(SWAP_STATUS)
+    elif st.swapped:
+        parts.append("sensors swapped")
     if st.error:
         parts.append(f"error: {st.error}")
     return " · ".join(parts)
@@ -90,11 +98,14 @@ class TerminalView:
                 self._cued.add((ev.cue, ev.severity))
                 self._print(f"  ! {ev.cue}  ({ev.kind.replace('_', ' ')}, {ev.severity} {deg_text(ev.value_deg)}°, "
                             f"t {ev.t:.1f} s)")
+            elif isinstance(ev, Placement):
+                self._print(f"  ! {ev.message}; {SWAP_HINT}" if ev.swap_suspected else "placement looks right now")
             elif isinstance(ev, Rep):
                 self._cued.clear()
                 self._rep_row(ev.rep)
         st = s.status()
-        key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error)
+        key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error,
+               st.swap_suspected, st.check)
         t = st.t_s if st.t_s is not None else 0.0
         if st.state == "error":
             return  # the command ends with the error as its one line (hinge.cli); no second copy here

@@ -35,10 +35,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from hinge.analysis.tracker import Alert, Calibrated, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
 from hinge.session import Session, SessionStatus
 from hinge.sources import set_caption
-from hinge.terminal import REP_COLUMNS, TerminalView, faults_text, rep_cells
+from hinge.terminal import REP_COLUMNS, SWAP_STATUS, TerminalView, faults_text, rep_cells
 from hinge.ui import (
     BLUE,
     GREEN,
@@ -332,6 +332,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         top.addStretch(1)
         self.source_label = QtWidgets.QLabel()
         top.addWidget(self.source_label)
+        # shown only while the placement check doubts the placement: re-runs the set with the sensors swapped
+        self.swap_button = QtWidgets.QPushButton("Swap sensors and re-run")
+        self.swap_button.setToolTip("the sacrum sensor inclines more than the thoracic one: they look swapped")
+        self.swap_button.clicked.connect(self.session.swap_sensors)
+        self.swap_button.setVisible(False)
+        top.addWidget(self.swap_button)
         self.sound_box = QtWidgets.QCheckBox("Sound")
         self.sound_box.setChecked(False)
         self.sound_box.setToolTip("play a short tone with each cue")
@@ -661,6 +667,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._add_rep(ev.rep)
             if self._cues:
                 self._cue_clear_after = float(ev.t)  # the rep's end (unrounded): where the next rep starts
+        elif isinstance(ev, Placement) and ev.swap_suspected:
+            self._set_cue([SWAP_STATUS], "caution")
         elif isinstance(ev, Calibrated):
             pass  # shown from the status
 
@@ -770,6 +778,12 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._put(self.calibration_label, f"{calibration_text(st)}{done}", highlight_style(colour, pad))
         else:
             self._put(self.calibration_label, "Stand still…", highlight_style(_CALIBRATING, pad))
+        if st.swap_suspected:
+            self._put(self.calibration_label, SWAP_STATUS, highlight_style(VERMILLION, pad))
+        if st.check:  # the start-up check's instruction or countdown (hinge.placement)
+            self._put(self.calibration_label, st.check, highlight_style(_CALIBRATING, pad))
+        if self.swap_button.isHidden() == st.swap_suspected:
+            self.swap_button.setVisible(st.swap_suspected)
         for name, s in st.sensors.items():
             dot = GREEN if s.connected else VERMILLION
             battery = f" · {battery_text(s.battery)}" if battery_text(s.battery) else ""

@@ -129,6 +129,7 @@ class SimConfig:
     posture: str = "standing"  # "seated": slow trunk flexions on a stool from a still seated start
     sample_mode: str = "instant"  # "averaged" (boxcar over the sample period) or "lowpassed" (Butterworth, 0.25 fs)
     timestamps: str = "device"  # "counter": t = sample index / nominal rate + start offset (clock drift shows)
+    first_dwell_s: float | None = None  # rep 1 a clean bend back to neutral, then a stand this long (a live start)
 
 
 @dataclass
@@ -242,6 +243,9 @@ def _plan_reps(cfg: SimConfig, rng: np.random.Generator, rng_x: np.random.Genera
         if cfg.stoop:  # the pelvis contributes 5–15 % of the depth: the lumbar spine rounds
             lumbar_bottom = depth * (1.0 - rng_x.uniform(0.05, 0.15))
             injected["lumbar_rounding"] = lumbar_bottom
+        if k == 1 and cfg.first_dwell_s is not None:  # the placement bend: clean, back to neutral, a stand
+            dwell, trunk_top, pelvis_top, injected = cfg.first_dwell_s, 0.0, 0.0, {}  # (drawn all the same above)
+            lumbar_bottom = min(lumbar_bottom, 0.2 * depth)
         t_start = t
         t_bottom = t_start + down
         t_top = t_bottom + up

@@ -123,8 +123,31 @@ def check_duration(args) -> None:
         raise UserError(f"--duration {args.duration:g}: expected a positive number of seconds")
 
 
+def add_swap_argument(p) -> None:
+    """--swap, on every command that reads sensors: the sensors sat on each other's places."""
+    p.add_argument(
+        "--swap", action="store_true",
+        help="the sensors sat on each other's places: take the sacrum's stream for the thoracic one and the "
+        "other way round (when hinge says 'sensors swapped?')",
+    )
+
+
+PLACEMENT_BEND_STAND_S = 5.0
+"""A simulated live start (`demo`, `--emulated`): rep 1 is the placement bend, then this long standing."""
+
+
+def add_check_argument(p) -> None:
+    """--no-check (live, demo): skip the start-up check (hinge.placement)."""
+    p.add_argument(
+        "--no-check", action="store_true",
+        help="skip the start-up check (both sensors streaming, 'bend forward once' to check which sensor sits "
+        "where, then a stand-still countdown)",
+    )
+
+
 def add_view_arguments(p) -> None:
     """Options every live view takes (live, demo, replay)."""
+    add_swap_argument(p)
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--screenshot", metavar="PNG", help="save the window as PNG when it stops (works without a display)")
     p.add_argument("--terminal", action="store_true", help="terminal view even when a display is available")
@@ -226,9 +249,9 @@ def make_source(args):
 
         profile = load_profile(args.profile)
         sim = simulated_set(  # at the profile's own nominal rate unless --rate says otherwise
-            args.exercise if args.exercise != "unknown" else "deadlift", reps=8, seed=1,
-            rate_hz=args.rate or profile.nominal_hz,
-        )
+            args.exercise if args.exercise != "unknown" else "deadlift", reps=9, seed=1,
+            rate_hz=args.rate or profile.nominal_hz, first_dwell_s=PLACEMENT_BEND_STAND_S,
+        )  # a live start: the placement bend, a stand, then 8 reps
         from hinge.sensing.emulated_source import EmulatedSource
 
         return EmulatedSource(sim, profile)
@@ -269,7 +292,8 @@ def record_headless(args, out: Path) -> int:
     if not args.out:
         out.parent.mkdir(parents=True, exist_ok=True)
     session = Session(source, exercise=args.exercise, record_to=out, label=args.label,
-                      settings=settings_from_args(args), athlete=args.athlete)
+                      settings=settings_from_args(args), athlete=args.athlete,
+                      swap=args.swap)
     print(f"recording to {out} (Ctrl-C stops)", file=sys.stderr)
     args.terminal, args.screenshot = True, None
     return present(session, args, title=f"hinge record · {args.exercise}")

@@ -16,6 +16,7 @@ from hinge.commands._shared import (
     add_limit_argument,
     add_samples_argument,
     add_set_arguments,
+    add_swap_argument,
     settings_from_args,
 )
 from hinge.errors import UserError
@@ -45,6 +46,7 @@ def add_arguments(p) -> None:
                    help="judge with the limits the recording stores (default: the settings of the set's athlete)")
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
     add_samples_argument(p)
+    add_swap_argument(p)
     add_set_arguments(p)
     b = p.add_argument_group("batch (several inputs, a folder or a pattern)")
     b.add_argument("--table", metavar="OUT", help="write every rep of every set to this .parquet or .csv file")
@@ -94,7 +96,7 @@ def run(args) -> int:
     )
     aset = analyse_file(
         path, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
-        analyse=analyze_samples,
+        analyse=analyze_samples, swap=args.swap,
     )
     result = aset.result
     if args.out:
@@ -146,7 +148,7 @@ def run_batch(args) -> int:
     date = parse_date(args.date) if args.date else ""
     files = batch.expand_inputs(args.input)
     config = load_user_settings()
-    jobs = [batch.Job(f, *_file_settings(args, f, config), date=date) for f in files]
+    jobs = [batch.Job(f, *_file_settings(args, f, config), date=date, swap=args.swap) for f in files]
     bar = batch.progress(len(jobs))
 
     def done(outcome) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hinge.commands._shared import (
+    PLACEMENT_BEND_STAND_S,
+    add_check_argument,
     add_fault_argument,
     add_view_arguments,
     check_duration,
@@ -28,7 +30,7 @@ HELP = "run two simulated sensors through the whole live pipeline (no sensors ne
 def add_arguments(p) -> None:
     p.add_argument("--exercise", choices=EXERCISES, default="deadlift")
     p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--seed", type=int, default=6, help="simulation seed (6: faults in reps 2, 4 and 5)")
+    p.add_argument("--seed", type=int, default=6, help="simulation seed")
     p.add_argument("--rate", type=float, default=200.0, metavar="HZ", help="sample rate of both sensors")
     add_fault_argument(p)
     p.add_argument(
@@ -37,6 +39,7 @@ def add_arguments(p) -> None:
     )
     p.add_argument("--speed", type=float, default=1.0, help="playback speed of --source sim (1 = real time)")
     p.add_argument("--out", metavar="FILE", help="also record the demo set to this file")
+    add_check_argument(p)
     add_view_arguments(p)
 
 
@@ -50,7 +53,9 @@ def run(args) -> int:
     from hinge.sources import simulated_set, simulated_source
 
     faults = parse_faults(args.fault)
-    sim = simulated_set(args.exercise, reps=args.reps, seed=args.seed, rate_hz=args.rate, faults=faults)
+    check = not args.no_check
+    sim = simulated_set(args.exercise, reps=args.reps + check, seed=args.seed, rate_hz=args.rate, faults=faults,
+                        first_dwell_s=PLACEMENT_BEND_STAND_S if check else None)  # rep 1: the placement bend
     if args.source == "emulated":
         from hinge.sensing.emulated_source import EmulatedSource
         from hinge.sensing.profiles import load
@@ -59,5 +64,6 @@ def run(args) -> int:
     else:
         source = simulated_source(sim, speed=args.speed)
     session = Session(source, exercise=args.exercise, settings=settings_from_args(args),
-                      record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set")
+                      record_to=Path(args.out) if args.out else None, label=f"SIMULATED demo {args.exercise} set",
+                      swap=args.swap, placement_check=check)
     return present(session, args, title=f"hinge demo · simulated {args.exercise} ({args.source})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hinge.commands._shared import add_swap_argument
 from hinge.errors import UserError
 from hinge.inputs import exercise_of, load_samples
 from hinge.sensing.csvio import write_csv, write_parquet
@@ -17,13 +18,14 @@ def add_arguments(p) -> None:
     out.add_argument("--csv", metavar="OUT", help="write the CSV interchange file (docs/ARCHITECTURE.md §5)")
     out.add_argument("--parquet", metavar="OUT", help="write the same table as Parquet")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    add_swap_argument(p)
 
 
 def run(args) -> int:
     option, out = ("--csv", args.csv) if args.csv else ("--parquet", args.parquet)
     if Path(out).exists() and not args.force:
         raise UserError(f"{option} {out}: file exists; add --force to overwrite it")
-    samples = load_samples(args.input)
+    samples = load_samples(args.input, swap=args.swap)
     exercise = exercise_of(args.input)
     exercise = exercise if exercise and exercise != "unknown" else None
     if args.csv:

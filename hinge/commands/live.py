@@ -8,6 +8,7 @@ from hinge.commands._shared import (
     DEFAULT_PATH_HELP,
     EXERCISES,
     add_adapter_argument,
+    add_check_argument,
     add_view_arguments,
     check_duration,
     make_source,
@@ -40,6 +41,7 @@ def add_arguments(p) -> None:
         help="no radio: two emulated BLE sensors stream a simulated set (addresses optional)",
     )
     add_adapter_argument(p)
+    add_check_argument(p)
     add_view_arguments(p)
     add_history_arguments(p, athlete=True)
 
@@ -55,7 +57,8 @@ def run(args) -> int:
     source = make_source(args)
     out = None if args.no_record else recording_path(args)
     session = Session(
-        source, exercise=args.exercise, settings=settings, record_to=out, label=args.label, athlete=args.athlete
+        source, exercise=args.exercise, settings=settings, record_to=out, label=args.label, athlete=args.athlete,
+        swap=args.swap, placement_check=not args.no_check,
     )
     if out is not None:
         print(f"recording to {out}", file=sys.stderr)

@@ -11,6 +11,7 @@ from hinge.commands._shared import (
     EXERCISES,
     add_adapter_argument,
     add_fault_argument,
+    add_swap_argument,
     check_duration,
     default_path,
     parse_faults,
@@ -24,7 +25,7 @@ from hinge.sensing.profiles import load as load_profile
 from hinge.sensing.recording import Recorder, SensorInfo
 from hinge.sensing.simsource import simulated_packets
 from hinge.sensing.simulator import SimConfig, simulate_set
-from hinge.sensing.types import SENSORS
+from hinge.sensing.types import SENSORS, RawPacket
 from hinge.userconfig import fill_sensor_options
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
@@ -47,6 +48,7 @@ def add_arguments(p) -> None:
     add_adapter_argument(p)
     p.add_argument("--duration", type=float, metavar="S",
                    help="stop after S seconds (--simulate: record the first S seconds of the set)")
+    add_swap_argument(p)
     add_history_arguments(p, athlete=True)
 
 
@@ -85,6 +87,9 @@ def _record_simulated(args, out: Path) -> int:
         )
     )
     packets = simulated_packets(sim, {s: profile for s in SENSORS})
+    if args.swap:  # recorded under each other's placement
+        other = {"sacrum": "thoracic", "thoracic": "sacrum"}
+        packets = [RawPacket(p.t_host, other[p.sensor], p.payload) for p in packets]
     reps = sim.truth["reps"]
     if args.duration is not None:  # the set as far as a recording of that length reaches
         packets = [p for p in packets if p.t_host <= args.duration]

@@ -32,5 +32,5 @@ def run(args) -> int:
     settings = settings_from_args(args, base=base)
     source = replay_source(args.input, speed=args.speed or None)
     exercise = args.exercise or getattr(source, "exercise", None) or "unknown"
-    session = Session(source, exercise=exercise, settings=settings, athlete=athlete)
+    session = Session(source, exercise=exercise, settings=settings, athlete=athlete, swap=args.swap)
     return present(session, args, title=f"hinge replay · {source.label}")

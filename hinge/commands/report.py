@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hinge.commands._shared import EXERCISES, add_limit_argument, add_set_arguments, settings_from_args
+from hinge.commands._shared import (
+    EXERCISES,
+    add_limit_argument,
+    add_set_arguments,
+    add_swap_argument,
+    settings_from_args,
+)
 from hinge.errors import UserError
 from hinge.history import add_history_arguments, store
 from hinge.report import write_report
@@ -25,6 +31,7 @@ def add_arguments(p) -> None:
     p.add_argument("--exercise", choices=EXERCISES, help="exercise (default: from the recording, else unknown)")
     add_set_arguments(p)
     add_limit_argument(p)
+    add_swap_argument(p)
     p.add_argument(LIMITS_FROM_RECORDING, action="store_true",
                    help="judge with the limits the recording stores (default: the settings of the set's athlete)")
     p.add_argument("--online", action="store_true", help="use causal (live) fusion instead of offline smoothing")
@@ -52,7 +59,7 @@ def run(args) -> int:
     )
     aset = analyse_file(
         args.input, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
-        keep_frames=True,
+        keep_frames=True, swap=args.swap,
     )
     for path in write_report(aset, html_out=html_out, png_out=args.png, pdf_out=args.pdf):
         print(f"wrote {path}")
