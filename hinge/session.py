@@ -23,7 +23,7 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 TrackerEvent = Calibrated | Alert | Rep
 
 _MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
-_REBUILD_CHUNK = 20_000  # packets decoded at once when a seek rebuilds the analysis
+_REBUILD_CHUNK = 2_000  # packets decoded at once when a seek rebuilds the analysis (the loop runs in between)
 _RATE_WINDOW_S = 2.0  # measured sample rate: over this much recent sample time
 _STATUS_EVERY_S = 0.1  # the loop thread publishes the status at least this often while running
 _RECORDER_TICK_EVERY = 3  # status periods between recorder ticks (~0.3 s)
@@ -92,6 +92,7 @@ class SessionStatus:
     speed: float | None = None
     paused: bool = False
     error: str | None = None
+    seeking: bool = False  # a seek is rebuilding the analysis from the set's start (frames still arriving)
 
 
 @dataclass
@@ -181,6 +182,8 @@ class Session:
             )
         self.source.on_event = self._on_link_event
         self._status: SessionStatus | None = None
+        self._rebuild: asyncio.Future | None = None  # a seek's rebuild of the analysis, running on the loop
+        self._play_after_rebuild = False  # resume the replay when the rebuild is done (the user's play / pause)
         self._reset_pipeline()
 
     # -- the core (loop thread) --------------------------------------------------------------------
@@ -311,13 +314,15 @@ class Session:
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*waiters, ticker):
+            rebuild = self._rebuild
+            for task in (*waiters, ticker, rebuild):
                 if task is not None and not task.done():
                     task.cancel()
-            for task in (*waiters, ticker):
+            for task in (*waiters, ticker, rebuild):
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+            self._rebuild = None
             self._shutdown_pipeline()
             self._done.set()
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
@@ -469,34 +474,80 @@ class Session:
         self._on_loop(do)
 
     def pause(self) -> None:
-        self._control(lambda src: src.pause())
+        self._control(lambda src: self._set_playing(src, False))
 
     def resume(self) -> None:
-        self._control(lambda src: src.resume())
+        self._control(lambda src: self._set_playing(src, True))
+
+    def _set_playing(self, src: ControlledSource, playing: bool) -> None:
+        if self._rebuild is not None:  # the source stays paused until the rebuild is done
+            self._play_after_rebuild = playing
+        elif playing:
+            src.resume()
+        else:
+            src.pause()
 
     def set_speed(self, speed: float | None) -> None:
         self._control(lambda src: src.set_speed(speed))
 
     def seek(self, t_s: float) -> None:
-        """Show the replay from t_s on. The analysis restarts and is rebuilt from the packets before
-        t_s at once (calibration needs the set's start), then the source continues from t_s with its own
-        checkpointed seek, at the speed and pause state it had."""
+        """Show the replay from t_s on; returns at once (any thread).
+
+        On the loop thread: the source is held (paused) and moved to t_s with its own checkpointed
+        seek, the analysis restarts and is rebuilt from the packets before t_s (calibration needs the
+        set's start) in a task that decodes `_REBUILD_CHUNK` packets at a time and lets the loop run in
+        between (status, controls, stop); a newer seek cancels it. Then the source plays on from t_s at
+        the speed and play / pause state it had (pause and resume during the rebuild set that state)."""
         if not math.isfinite(t_s):
             raise ValueError(f"seek time must be finite, got {t_s!r}")
 
         def do(src: ControlledSource) -> None:
             target = min(max(0.0, float(t_s)), src.duration_s)
+            if self._rebuild is not None:
+                self._rebuild.cancel()  # superseded: the source is already held
+            else:
+                self._play_after_rebuild = not src.paused
+                src.pause()
+            src.seek(target)
             self._reset_pipeline()
-            for pkt in src.packets_before(target):
+            packets = src.packets_before(target)
+            if _running_loop() is None:  # a test drives the session without a loop: rebuild at once
+                for _ in self._rebuild_from(packets):
+                    pass
+                self._rebuild_done(src)
+                return
+            self._rebuild = asyncio.ensure_future(self._rebuild_task(src, packets))
+
+        self._control(do)
+
+    def _rebuild_from(self, packets: Generator[RawPacket, None, None]) -> Iterator[None]:
+        """Queue and feed the packets; yields after each chunk of `_REBUILD_CHUNK`."""
+        try:
+            for pkt in packets:
                 if pkt.sensor in self._pending:
                     self._pending[pkt.sensor].append(pkt)
                     self._n_pending += 1
                     if self._n_pending >= _REBUILD_CHUNK:
                         self.flush()
+                        yield
             self.flush()
-            src.seek(target)
+        finally:
+            packets.close()
 
-        self._control(do)
+    async def _rebuild_task(self, src: ControlledSource, packets: Generator[RawPacket, None, None]) -> None:
+        steps = self._rebuild_from(packets)
+        try:
+            for _ in steps:
+                await asyncio.sleep(0)  # the loop publishes the status, takes controls, may cancel us
+        finally:
+            steps.close()  # cancelled: the file reader closes now, not when collected
+        self._rebuild_done(src)
+
+    def _rebuild_done(self, src: ControlledSource) -> None:
+        self._rebuild = None
+        if self._play_after_rebuild:
+            src.resume()
+        self._publish_status()
 
     # -- what the views pull (any thread) -----------------------------------------------------------
     def frames(self, last_s: float | None = None) -> np.ndarray:
@@ -538,7 +589,9 @@ class Session:
             state = self._state
             src = self.source
             controlled = self._controlled
-            if state == "running" and controlled and src.paused:
+            seeking = self._rebuild is not None
+            paused = controlled and (not self._play_after_rebuild if seeking else src.paused)
+            if state == "running" and paused:
                 state = "paused"
             self._status = SessionStatus(
                 state=state,
@@ -552,8 +605,9 @@ class Session:
                 position_s=src.position_s if controlled else None,
                 duration_s=src.duration_s if controlled else None,
                 speed=src.speed if controlled else 1.0,
-                paused=controlled and src.paused,
+                paused=paused,
                 error=describe_error(self._error) if self._error is not None else None,
+                seeking=seeking,
             )
 
 
