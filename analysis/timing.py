@@ -65,9 +65,12 @@ def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray, period: float | No
     time depends only on the samples around it, so resampling a stream piece by piece gives the same
     numbers as resampling it whole (the live tracker relies on that)."""
     x = np.asarray(x, dtype=float)
-    out = np.interp(t_new, t, x) if x.ndim == 1 else np.column_stack(
-        [np.interp(t_new, t, x[:, j]) for j in range(x.shape[1])]
-    )
+    if x.ndim == 1:
+        out = np.interp(t_new, t, x)
+    else:  # written into one (n, k) array (no k columns and a stacked copy of them)
+        out = np.empty((len(t_new), x.shape[1]))
+        for j in range(x.shape[1]):
+            out[:, j] = np.interp(t_new, t, x[:, j])
     if period is None or len(t) < 4:
         return out
     dt = np.diff(t)

@@ -6,7 +6,6 @@ source of `live` and `record`. Commands import this module, never each other; it
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -158,6 +157,8 @@ def present(session, args, *, title: str) -> int:
         else:
             if args.screenshot:
                 log.warning("--screenshot needs the window; none saved")
+            import asyncio  # here: `hinge analyze` imports this module and needs no event loop
+
             from hinge.terminal import run_headless
 
             asyncio.run(run_headless(session, duration_s=args.duration))
@@ -204,6 +205,8 @@ def make_source(args):
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
+        import asyncio
+
         from hinge.sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
