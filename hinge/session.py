@@ -314,11 +314,10 @@ class Session:
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            rebuild = self._rebuild
-            for task in (*waiters, ticker, rebuild):
+            for task in (*waiters, ticker, self._rebuild):
                 if task is not None and not task.done():
                     task.cancel()
-            for task in (*waiters, ticker, rebuild):
+            for task in (*waiters, ticker, self._rebuild):
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
@@ -480,24 +479,20 @@ class Session:
         self._control(lambda src: self._set_playing(src, True))
 
     def _set_playing(self, src: ControlledSource, playing: bool) -> None:
-        if self._rebuild is not None:  # the source stays paused until the rebuild is done
+        if self._rebuild is not None:  # the source stays held until the rebuild is done
             self._play_after_rebuild = playing
-        elif playing:
-            src.resume()
         else:
-            src.pause()
+            (src.resume if playing else src.pause)()
 
     def set_speed(self, speed: float | None) -> None:
         self._control(lambda src: src.set_speed(speed))
 
     def seek(self, t_s: float) -> None:
-        """Show the replay from t_s on; returns at once (any thread).
-
-        On the loop thread: the source is held (paused) and moved to t_s with its own checkpointed
-        seek, the analysis restarts and is rebuilt from the packets before t_s (calibration needs the
-        set's start) in a task that decodes `_REBUILD_CHUNK` packets at a time and lets the loop run in
-        between (status, controls, stop); a newer seek cancels it. Then the source plays on from t_s at
-        the speed and play / pause state it had (pause and resume during the rebuild set that state)."""
+        """Show the replay from t_s on; returns at once (any thread). On the loop thread the source is held
+        and moved to t_s with its own checkpointed seek, and the analysis is rebuilt from the packets
+        before t_s (calibration needs the set's start) in a task, `_REBUILD_CHUNK` packets at a time with
+        the loop running between (status, controls, stop; a newer seek cancels it). Then the source
+        plays on at its speed and play / pause state (pause / resume meanwhile set that state)."""
         if not math.isfinite(t_s):
             raise ValueError(f"seek time must be finite, got {t_s!r}")
 
@@ -510,19 +505,18 @@ class Session:
                 src.pause()
             src.seek(target)
             self._reset_pipeline()
-            packets = src.packets_before(target)
-            if _running_loop() is None:  # a test drives the session without a loop: rebuild at once
-                for _ in self._rebuild_from(packets):
+            steps = self._rebuild_steps(src, src.packets_before(target))
+            if _running_loop() is None:  # no loop (a test drives `ingest` itself): all at once
+                for _ in steps:
                     pass
-                self._rebuild_done(src)
-                return
-            self._rebuild = asyncio.ensure_future(self._rebuild_task(src, packets))
+            else:
+                self._rebuild = asyncio.ensure_future(self._run_steps(steps))
 
         self._control(do)
 
-    def _rebuild_from(self, packets: Generator[RawPacket, None, None]) -> Iterator[None]:
-        """Queue and feed the packets; yields after each chunk of `_REBUILD_CHUNK`."""
-        try:
+    def _rebuild_steps(self, src: ControlledSource, packets: Generator[RawPacket, None, None]) -> Iterator[None]:
+        """Feed the packets before a seek's target, pausing after each `_REBUILD_CHUNK`; then play on."""
+        with contextlib.closing(packets):
             for pkt in packets:
                 if pkt.sensor in self._pending:
                     self._pending[pkt.sensor].append(pkt)
@@ -531,23 +525,16 @@ class Session:
                         self.flush()
                         yield
             self.flush()
-        finally:
-            packets.close()
-
-    async def _rebuild_task(self, src: ControlledSource, packets: Generator[RawPacket, None, None]) -> None:
-        steps = self._rebuild_from(packets)
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)  # the loop publishes the status, takes controls, may cancel us
-        finally:
-            steps.close()  # cancelled: the file reader closes now, not when collected
-        self._rebuild_done(src)
-
-    def _rebuild_done(self, src: ControlledSource) -> None:
         self._rebuild = None
         if self._play_after_rebuild:
             src.resume()
         self._publish_status()
+
+    @staticmethod
+    async def _run_steps(steps: Generator[None, None, None]) -> None:
+        with contextlib.closing(steps):  # cancelled by a newer seek or stop: the file reader closes now
+            for _ in steps:
+                await asyncio.sleep(0)  # the loop publishes the status, takes controls, may cancel us
 
     # -- what the views pull (any thread) -----------------------------------------------------------
     def frames(self, last_s: float | None = None) -> np.ndarray:
