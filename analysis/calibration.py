@@ -253,6 +253,7 @@ class AxisLearner:
     def _scan(self, g_sacrum: np.ndarray, g_thoracic: np.ndarray, *, stop: bool) -> tuple[int, bool]:
         s = self.settings
         tau_t, incl = tilt(g_thoracic, self.up["thoracic"])
+        tau_p_all, _ = tilt(g_sacrum, self.up["sacrum"])  # row by row: the same numbers as per excursion
         n = len(incl)
         i = 0
         while i < n:
@@ -264,7 +265,7 @@ class AxisLearner:
             j = first_index(incl, i, lambda x: x < s.exit_deg)
             if j > i:
                 wgt = incl[i:j]
-                tau_p, _ = tilt(g_sacrum[i:j], self.up["sacrum"])
+                tau_p = tau_p_all[i:j]
                 c = self._cur
                 c.s_t = _running_sum(c.s_t, tau_t[i:j] * wgt[:, None])
                 c.s_p = _running_sum(c.s_p, tau_p * wgt[:, None])

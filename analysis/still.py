@@ -67,38 +67,54 @@ class StillDetector:
         n = len(acc)
         if n == 0:
             return np.zeros(0, dtype=bool), np.zeros(0)
-        x = np.hstack((gyr, acc)).astype(float)
+        acc, gyr = np.asarray(acc, dtype=float), np.asarray(gyr, dtype=float)
         if self._origin is None:
-            self._origin = x[0].copy()
+            self._origin = np.concatenate((gyr[0], acc[0]))
         w = self.w
-        count = np.minimum(self._n + np.arange(1, n + 1), w).astype(float)  # window length (partial at start)
-        mean_g = np.zeros((n, 3))
-        var = [np.zeros(n), np.zeros(n)]  # summed variance of gyro, of acc
-        for j in range(6):  # one contiguous column at a time: strided (n, 12) arrays are slow here
-            xj = x[:, j] - self._origin[j]
-            sums = []
-            for k, v in enumerate((xj, xj * xj)):
+        count = np.minimum(np.arange(self._n + 1, self._n + n + 1, dtype=float), w)  # window length (partial at start)
+        # Work arrays made once per call and reused by every channel (fresh big arrays cost more than
+        # the arithmetic on this hardware): the running sums with the carried tail in front, the
+        # windowed sums of x and x², the centred column.
+        lead = max(0, w - len(self._tail[0]) + 1) + len(self._tail[0])  # the same for every channel
+        hist = np.empty(lead + n)
+        run = hist[lead:]
+        s1, s2, xj = np.empty(n), np.empty(n), np.empty(n)
+        var_g, var_a, speed2 = np.empty(n), np.empty(n), np.empty(n)
+        for j in range(6):  # one channel at a time: strided (n, 12) arrays are slow here
+            np.subtract(gyr[:, j] if j < 3 else acc[:, j - 3], self._origin[j], out=xj)
+            for k, out in ((0, s1), (1, s2)):
                 tail = self._tail[2 * j + k]
-                inc = v.copy()
-                inc[0] += tail[-1]
-                c = np.cumsum(inc)  # sequential: continues the carried sum exactly
-                hist = np.concatenate((np.zeros(max(0, w - len(tail) + 1)), tail, c))
-                sums.append(hist[-n:] - hist[-n - w : len(hist) - w])
-                self._tail[2 * j + k] = hist[-(w + 1) :] if len(hist) > w else hist
-            m = sums[0] / count
-            var[j // 3] += np.maximum(sums[1] / count - m * m, 0.0)
+                hist[: lead - len(tail)] = 0.0
+                hist[lead - len(tail) : lead] = tail
+                if k == 0:
+                    run[:] = xj
+                else:
+                    np.multiply(xj, xj, out=run)
+                run[0] += tail[-1]
+                np.cumsum(run, out=run)  # sequential: continues the carried sum exactly
+                np.subtract(run, hist[lead - w : lead - w + n], out=out)
+                self._tail[2 * j + k] = hist[-(w + 1) :].copy()
+            s1 /= count  # the window mean
+            s2 /= count
+            s2 -= s1 * s1
+            var = var_g if j < 3 else var_a
+            if j in (0, 3):
+                np.maximum(s2, 0.0, out=var)
+            else:
+                var += np.maximum(s2, 0.0, out=s2)
             if j < 3:
-                mean_g[:, j] = m + self._origin[j]
+                s1 += self._origin[j]  # the mean angular velocity, axis j
+                if j == 0:
+                    np.multiply(s1, s1, out=speed2)
+                else:
+                    speed2 += s1 * s1
         st = self.settings
-        have = count >= w
-        flags = (
-            have
-            & (var[0] < st.gyr_std_rad_s**2)
-            & (var[1] < st.acc_std_m_s2**2)
-            & (np.linalg.norm(mean_g, axis=1) < st.gyr_mean_rad_s)
-        )
+        flags = count >= w
+        flags &= var_g < st.gyr_std_rad_s**2
+        flags &= var_a < st.acc_std_m_s2**2
+        flags &= np.sqrt(speed2, out=speed2) < st.gyr_mean_rad_s
         self._n += n
-        return flags, np.sqrt(var[0])
+        return flags, np.sqrt(var_g, out=var_g)
 
 
 def still_flags(acc: np.ndarray, gyr: np.ndarray, fs_hz: float, settings: StillSettings = StillSettings()):

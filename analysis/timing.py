@@ -65,9 +65,12 @@ def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray, period: float | No
     time depends only on the samples around it, so resampling a stream piece by piece gives the same
     numbers as resampling it whole (the live tracker relies on that)."""
     x = np.asarray(x, dtype=float)
-    out = np.interp(t_new, t, x) if x.ndim == 1 else np.column_stack(
-        [np.interp(t_new, t, x[:, j]) for j in range(x.shape[1])]
-    )
+    if x.ndim == 1:
+        out = np.interp(t_new, t, x)
+    else:  # written into one (n, k) array (no k columns and a stacked copy of them)
+        out = np.empty((len(t_new), x.shape[1]))
+        for j in range(x.shape[1]):
+            out[:, j] = np.interp(t_new, t, x[:, j])
     if period is None or len(t) < 4:
         return out
     dt = np.diff(t)
@@ -75,19 +78,25 @@ def resample(t: np.ndarray, x: np.ndarray, t_new: np.ndarray, period: float | No
     gaps = gaps[(gaps >= 1) & (gaps <= len(t) - 3)]
     lo = np.searchsorted(t_new, t[gaps], side="right")
     hi = np.searchsorted(t_new, t[gaps + 1], side="left")
-    for i, a, b in zip(gaps, lo, hi, strict=True):
-        if b > a:
-            out[a:b] = _cubic4(t[i - 1 : i + 3], x[i - 1 : i + 3], t_new[a:b])
+    inside = hi > lo
+    gaps, lo, hi = gaps[inside], lo[inside], hi[inside]
+    if len(gaps):  # every hole at once: the query times, each with its hole's four neighbours
+        counts = hi - lo
+        hole = np.repeat(np.arange(len(gaps)), counts)
+        q = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts) + lo[hole]
+        near = gaps[hole][:, None] + np.arange(-1, 3)
+        out[q] = _cubic4(t[near], x[near], t_new[q])
     return out
 
 
 def _cubic4(tk: np.ndarray, xk: np.ndarray, tq: np.ndarray) -> np.ndarray:
-    """The cubic through 4 points (tk (4,), xk (4,) or (4, k)) evaluated at tq (Lagrange form)."""
+    """The cubics through 4 points each (tk (m, 4), xk (m, 4) or (m, 4, k)) evaluated at tq (m,)
+    (Lagrange form)."""
     out = 0.0
     for j in range(4):
         w = np.ones(len(tq))
         for m in range(4):
             if m != j:
-                w = w * (tq - tk[m]) / (tk[j] - tk[m])
-        out = out + (w[:, None] * xk[j] if xk.ndim == 2 else w * xk[j])
+                w = w * (tq - tk[:, m]) / (tk[:, j] - tk[:, m])
+        out = out + (w[:, None] * xk[:, j] if xk.ndim == 3 else w * xk[:, j])
     return out

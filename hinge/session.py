@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ TrackerEvent = Calibrated | Alert | Rep | Placement
 _OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 
 _MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
-_REBUILD_CHUNK = 20_000  # packets decoded at once when a seek rebuilds the analysis
+_REBUILD_CHUNK = 2_000  # packets decoded at once when a seek rebuilds the analysis (the loop runs in between)
 _RATE_WINDOW_S = 2.0  # measured sample rate: over this much recent sample time
 _STATUS_EVERY_S = 0.1  # the loop thread publishes the status at least this often while running
 _RECORDER_TICK_EVERY = 3  # status periods between recorder ticks (~0.3 s)
@@ -101,6 +101,7 @@ class SessionStatus:
     swap_suspected: bool = False  # the placement check doubts the placement: faults and cues withheld
     swapped: bool = False  # the analysis runs with the sensors swapped (`--swap`, or the window's button)
     check: str | None = None  # the start-up check's instruction while it runs ("bend forward once", countdown)
+    seeking: bool = False  # a seek is rebuilding the analysis from the set's start (frames still arriving)
 
 
 @dataclass
@@ -205,6 +206,8 @@ class Session:
         self.startup = (StartupCheck({self._placed(s): r for s, r in source.rates_hz.items()})
                         if placement_check else None)
         self._status: SessionStatus | None = None
+        self._rebuild: asyncio.Future | None = None  # a seek's rebuild of the analysis, running on the loop
+        self._play_after_rebuild = False  # resume the replay when the rebuild is done (the user's play / pause)
         self._reset_pipeline()
 
     # -- the core (loop thread) --------------------------------------------------------------------
@@ -374,13 +377,14 @@ class Session:
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (*waiters, ticker):
+            for task in (*waiters, ticker, self._rebuild):
                 if task is not None and not task.done():
                     task.cancel()
-            for task in (*waiters, ticker):
+            for task in (*waiters, ticker, self._rebuild):
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
+            self._rebuild = None
             self._shutdown_pipeline()
             self._done.set()
         if consumer.done() and not consumer.cancelled() and consumer.exception() is not None:
@@ -541,39 +545,86 @@ class Session:
         self._on_loop(do)
 
     def pause(self) -> None:
-        self._control(lambda src: src.pause())
+        self._control(lambda src: self._set_playing(src, False))
 
     def resume(self) -> None:
-        self._control(lambda src: src.resume())
+        self._control(lambda src: self._set_playing(src, True))
+
+    def _set_playing(self, src: ControlledSource, playing: bool) -> None:
+        if self._rebuild is not None:  # the source stays held until the rebuild is done
+            self._play_after_rebuild = playing
+        else:
+            (src.resume if playing else src.pause)()
 
     def set_speed(self, speed: float | None) -> None:
         self._control(lambda src: src.set_speed(speed))
 
     def seek(self, t_s: float) -> None:
-        """Show the replay from t_s on. The analysis restarts and is rebuilt from the packets before
-        t_s at once (calibration needs the set's start), then the source continues from t_s with its own
-        checkpointed seek, at the speed and pause state it had."""
+        """Show the replay from t_s on; returns at once (any thread). On the loop thread the source is held
+        and moved to t_s with its own checkpointed seek, and the analysis is rebuilt from the packets
+        before t_s (calibration needs the set's start) in a task, `_REBUILD_CHUNK` packets at a time with
+        the loop running between (status, controls, stop; a newer seek cancels it). Then the source
+        plays on at its speed and play / pause state (pause / resume meanwhile set that state)."""
         if not math.isfinite(t_s):
             raise ValueError(f"seek time must be finite, got {t_s!r}")
 
         def do(src: ControlledSource) -> None:
             target = min(max(0.0, float(t_s)), src.duration_s)
-            self._rebuild(src, target)
+            if self._rebuild is not None:
+                self._rebuild.cancel()  # superseded: the source is already held
+            else:
+                self._play_after_rebuild = not src.paused
+                src.pause()
             src.seek(target)
+            self._reset_pipeline()
+            steps = self._rebuild_steps(src, src.packets_before(target))
+            if _running_loop() is None:  # no loop (a test drives `ingest` itself): all at once
+                for _ in steps:
+                    pass
+            else:
+                self._rebuild = asyncio.ensure_future(self._run_steps(steps))
 
         self._control(do)
 
-    def _rebuild(self, src: ControlledSource, target: float) -> None:
-        """Restart the analysis and feed it the source's packets before `target` at once."""
+    def _feed_steps(self, packets: Generator[RawPacket, None, None]) -> Iterator[None]:
+        """Feed packets (each under the placement the analysis takes it for), yielding after each
+        `_REBUILD_CHUNK`."""
+        with contextlib.closing(packets):
+            for pkt in packets:
+                sensor = self._placed(pkt.sensor)
+                if sensor in self._pending:
+                    self._pending[sensor].append(RawPacket(pkt.t_host, sensor, pkt.payload))
+                    self._n_pending += 1
+                    if self._n_pending >= _REBUILD_CHUNK:
+                        self.flush()
+                        yield
+            self.flush()
+
+    def _rebuild_steps(self, src: ControlledSource, packets: Generator[RawPacket, None, None]) -> Iterator[None]:
+        """Feed the packets before a seek's target, pausing after each `_REBUILD_CHUNK`; then play on."""
+        yield from self._feed_steps(packets)
+        self._rebuild = None
+        if self._play_after_rebuild:
+            src.resume()
+        self._publish_status()
+
+    @staticmethod
+    async def _run_steps(steps: Generator[None, None, None]) -> None:
+        with contextlib.closing(steps):  # cancelled by a newer seek or stop: the file reader closes now
+            for _ in steps:
+                await asyncio.sleep(0)  # the loop publishes the status, takes controls, may cancel us
+
+    def _rebuild_now(self, src: ControlledSource, target: float) -> None:
+        """Restart the analysis and feed it the source's packets before `target` at once (a seek's rebuild
+        in progress goes: this one covers it)."""
+        if self._rebuild is not None:
+            self._rebuild.cancel()
+            self._rebuild = None
+            if self._play_after_rebuild:
+                src.resume()
         self._reset_pipeline()
-        for pkt in src.packets_before(target):
-            sensor = self._placed(pkt.sensor)
-            if sensor in self._pending:
-                self._pending[sensor].append(RawPacket(pkt.t_host, sensor, pkt.payload))
-                self._n_pending += 1
-                if self._n_pending >= _REBUILD_CHUNK:
-                    self.flush()
-        self.flush()
+        for _ in self._feed_steps(src.packets_before(target)):
+            pass
 
     def swap_sensors(self) -> None:
         """Re-run the set with the sensors swapped in the analysis (the window's button; again: back).
@@ -586,7 +637,7 @@ class Session:
             self._swap_analysis = not self._swap_analysis
             src = self.source
             if self._controlled:
-                self._rebuild(src, src.position_s)  # type: ignore[arg-type]
+                self._rebuild_now(src, src.position_s)  # type: ignore[arg-type]
             else:
                 self._reset_pipeline()
                 if self.recorder is not None and not self.recorder.closed:
@@ -597,7 +648,7 @@ class Session:
         if self._done.is_set() and self._controlled:  # finished: no loop runs any more; re-run it here
             self._swap_analysis = not self._swap_analysis
             try:
-                self._rebuild(self.source, self.source.duration_s + 1.0)  # type: ignore[arg-type]
+                self._rebuild_now(self.source, self.source.duration_s + 1.0)  # type: ignore[arg-type]
             except OSError as exc:  # a temporary file (CSV, simulation) is gone with the source
                 log.warning("cannot re-run the set: %s; run it again with --swap", exc)
                 return
@@ -664,7 +715,9 @@ class Session:
             state = self._state
             src = self.source
             controlled = self._controlled
-            if state == "running" and controlled and src.paused:
+            seeking = self._rebuild is not None
+            paused = controlled and (not self._play_after_rebuild if seeking else src.paused)
+            if state == "running" and paused:
                 state = "paused"
             self._status = SessionStatus(
                 state=state,
@@ -678,11 +731,12 @@ class Session:
                 position_s=src.position_s if controlled else None,
                 duration_s=src.duration_s if controlled else None,
                 speed=src.speed if controlled else 1.0,
-                paused=controlled and src.paused,
+                paused=paused,
                 error=describe_error(self._error) if self._error is not None else None,
                 swap_suspected=self.tracker.swap_suspected or self._check_says_swapped(),
                 check=self.startup.text if self.startup is not None else None,
                 swapped=self._swap_in != self._swap_analysis,
+                seeking=seeking,
             )
 
 

@@ -1,10 +1,9 @@
 """A bleak backend that runs over Bumble's in-process virtual radio (no hardware, no OS stack).
 
-bleak chooses its platform backend at construction time through
-`bleak.get_platform_scanner_backend_type()` / `bleak.get_platform_client_backend_type()`.
-`BumbleCentral.scanner_type()` / `client_type()` return backend classes bound to one emulated
-adapter; a test fixture patches those two functions (or passes `backend=` explicitly) so that app
-code written against plain bleak runs unchanged over `bumble.link.LocalLink`.
+bleak takes a backend class as ``backend=`` (`BleakScanner`, `BleakClient`; `hinge.sensing.ble.BleSource`
+and `scan` pass theirs on). `BumbleCentral.scanner_type()` / `client_type()` return backend classes
+bound to one emulated adapter, so app code written against plain bleak runs unchanged over
+`bumble.link.LocalLink`; nothing of bleak's is patched.
 
 Typical use (see `hinge.sensing.emulated.EmulatedRadio`, which owns the link and the peripherals)::
 

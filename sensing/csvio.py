@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from hinge.sensing.errors import InputError
@@ -43,6 +42,7 @@ def read_csv(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[st
 def read_parquet(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dict[str, SensorSeries]:
     """Read the same table written as Parquet (`write_parquet`, `hinge export --parquet`); the same checks
     and one-line errors as `read_csv` (rows counted as in the CSV form: the header is row 1)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -60,7 +60,7 @@ def read_parquet(path: str | Path, *, require: tuple[str, ...] = SENSORS) -> dic
     codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     codes[sensor.is_null().to_numpy(zero_copy_only=False)] = -1
     try:
-        values = [table.column(c).cast(pa.float64()).to_numpy() for c in NUMERIC]
+        values = [[table.column(c).cast(pa.float64()).to_numpy()] for c in NUMERIC]  # one part per column
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: a numeric column holds something else ({str(exc).splitlines()[0]})") from None
     return _series(path, sensor.dictionary.to_pylist(), codes, values, require)
@@ -76,53 +76,89 @@ def _series(path: Path, labels: list[str], codes: np.ndarray, values: list[np.nd
         raise InputError(
             f"{path}: row {i + 2}: unknown sensor {names[codes[i]]!r}; expected one of {', '.join(SENSORS)}"
         )
-    for j, col in enumerate(values):  # one column at a time (an (n, 7) table costs more to build than to read)
-        bad = ~np.isfinite(col)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
+    for j, parts in enumerate(values):
+        start = 0
+        for part in parts:
+            if not np.isfinite(part).all():
+                i = start + int(np.flatnonzero(~np.isfinite(part))[0])
+                raise InputError(f"{path}: row {i + 2}, column {NUMERIC[j]!r}: missing or non-finite value")
+            start += len(part)
     out: dict[str, SensorSeries] = {}
     for sensor in SENSORS:
-        rows = np.flatnonzero(np.isin(codes, np.flatnonzero(names == sensor)))
-        if len(rows) == 0:
+        mine = np.isin(codes, np.flatnonzero(names == sensor))
+        n = int(np.count_nonzero(mine))
+        if n == 0:
             if sensor in require:
                 raise InputError(f"{path}: sensor {sensor!r} has no rows; both sacrum and thoracic are needed")
             continue
-        t = values[0][rows]
+        t = _take(values[0], mine, np.empty(n))
         back = np.flatnonzero(np.diff(t) <= 0)
         if len(back):
             k = back[0]
             raise InputError(
-                f"{path}: row {rows[k + 1] + 2}: sensor {sensor!r} time {t[k + 1]:.6f} s is not after "
-                f"{t[k]:.6f} s; each sensor's rows must be in increasing time order"
+                f"{path}: row {np.flatnonzero(mine)[k + 1] + 2}: sensor {sensor!r} time {t[k + 1]:.6f} s is not "
+                f"after {t[k]:.6f} s; each sensor's rows must be in increasing time order"
             )
-        acc = np.column_stack([values[j][rows] for j in (1, 2, 3)])
-        gyr = np.column_stack([values[j][rows] for j in (4, 5, 6)])
+        acc, gyr = np.empty((n, 3)), np.empty((n, 3))
+        for j in range(3):
+            _take(values[1 + j], mine, acc[:, j])
+            _take(values[4 + j], mine, gyr[:, j])
         out[sensor] = SensorSeries(sensor, t, acc, gyr)
     return out
 
 
-def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
-    """(sensor labels, per-row label codes, the 7 numeric columns (n,) each), with pyarrow's multi-threaded reader.
+def _take(parts: list[np.ndarray], rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The values of a column (its pieces, in order) at the rows where `rows` (bool, all rows) is True,
+    written into out: one piece at a time, so no whole-column copy is ever made."""
+    start = filled = 0
+    for part in parts:
+        v = part[rows[start : start + len(part)]]
+        out[filled : filled + len(v)] = v
+        start += len(part)
+        filled += len(v)
+    return out
+
+
+def _read_arrow(path: Path) -> tuple[list[str], np.ndarray, list[list[np.ndarray]]]:
+    """(sensor labels, per-row label codes, the 7 numeric columns), with pyarrow's multi-threaded reader.
+    Each numeric column is the list of its pieces as pyarrow read them (numpy views of pyarrow's
+    buffers, no copy: turning a chunked column into one array costs more than reading it).
     A file the typed read refuses is read again as text to name the row and column at fault (or to
     accept what only needs trimming, e.g. spaces after the commas)."""
     types = {"sensor": pa.dictionary(pa.int32(), pa.string()), **{c: pa.float64() for c in NUMERIC}}
     try:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types,
                                                                           include_columns=COLUMNS))
-        sensor = table.column("sensor").combine_chunks()
+        sensor = table.column("sensor")
         if sensor.null_count:
             raise ValueError("missing sensor names")
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, KeyError, UnicodeDecodeError):
         return _read_text(path)
-    codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    values = [table.column(c).to_numpy() for c in NUMERIC]
-    return sensor.dictionary.to_pylist(), codes, values
+    label_code: dict[str, int] = {}  # each piece has its own dictionary: one code per label over all
+    codes = np.empty(table.num_rows, dtype=np.int64)
+    start = 0
+    for piece in sensor.chunks:
+        lut = np.array([label_code.setdefault(x, len(label_code)) for x in piece.dictionary.to_pylist()], np.int64)
+        codes[start : start + len(piece)] = lut[_view(piece.indices, np.int32)] if len(lut) else 0
+        start += len(piece)
+    values = [[_view(piece, np.float64) for piece in table.column(c).chunks] for c in NUMERIC]
+    return list(label_code), codes, values
 
 
-def _read_text(path: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+def _view(arr: pa.Array, dtype: type) -> np.ndarray:
+    """A pyarrow array of fixed-width numbers without nulls as a numpy view of its buffer (pyarrow's own
+    `to_numpy` imports pandas, ~0.5–1 s); with nulls, a copy with NaN for them."""
+    if arr.null_count:
+        return arr.to_numpy(zero_copy_only=False)
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * np.dtype(dtype).itemsize)
+
+
+def _read_text(path: Path) -> tuple[list[str], np.ndarray, list[list[np.ndarray]]]:
     """The careful read: every column as text, trimmed, then converted column by column; errors name
-    the file, row and column."""
+    the file, row and column. (pyarrow.compute is imported here: it takes ~0.2 s, and the typed read
+    of a well-formed file does not need it.)"""
+    import pyarrow.compute as pc
+
     try:
         with pa.input_stream(str(path), compression="detect") as f:
             header = f.read(1 << 16).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
@@ -154,7 +190,7 @@ def _read_text(path: Path) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
                     raise InputError(f"{path}: row {i + 2}, column {col!r}: {cell!r} is not a number") from None
             raise
     codes = sensor.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return sensor.dictionary.to_pylist(), codes, [values[:, j] for j in range(len(NUMERIC))]
+    return sensor.dictionary.to_pylist(), codes, [[values[:, j]] for j in range(len(NUMERIC))]
 
 
 def _table(series: Mapping[str, SensorSeries]):

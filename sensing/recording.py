@@ -34,7 +34,6 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +103,8 @@ def _utc_now_iso() -> str:
 
 
 def _default_app_version() -> str:
+    from importlib import metadata  # ~50 ms; only a recorder needs it
+
     try:
         return metadata.version("hinge")
     except metadata.PackageNotFoundError:

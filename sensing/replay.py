@@ -110,6 +110,7 @@ class ReplaySource:
         self._read_off = self.recording.body_offset  # offset of the last item read from the file
         self._pending: tuple[int, Item] | None = None  # read from the file, not yet released
         self._last_t: float | None = None  # recording time of the last item released
+        self._opened_t: float | None = None  # the reader was (re)opened to give the items at or after this
         self._anchor_t = start_s if start_s is not None else 0.0
         self._anchor_clock: float | None = None  # set on the first __anext__
         self._paused = False
@@ -312,9 +313,11 @@ class ReplaySource:
             return  # nothing between the last released item and the pending one
         i = bisect.bisect_right(self._ckpt_t, t_s - _SEEK_MARGIN_S) - 1
         offset = self._ckpt_off[max(i, 0)]
-        if self._items is not None and (self._last_t is None or t_s > self._last_t):
+        here = self._last_t if self._last_t is not None else self._opened_t  # where the reader is
+        if self._items is not None and here is not None and t_s > here:
             offset = max(offset, self._read_off)  # forward: continue from where reading stopped
         self._open_at(offset, t_s)
+        self._read_off, self._opened_t = offset, t_s  # (a second seek before any item is read)
         self._last_t = None
 
     def packets_before(self, t_s: float) -> Iterator[RawPacket]:

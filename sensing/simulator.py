@@ -29,155 +29,37 @@ Earth frame: x forward (anterior), y left, z up. A forward inclination θ of a s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-from hinge.sensing.errors import InputError
 from hinge.sensing.movements import (
-    MOVEMENT_KINDS,
-    STANDING_ONLY,
     Movement,
     body_to_earth,
     keyframe_curve,
     plan_movement,
     render,
-    skin_mount,
 )
 from hinge.sensing.rotseries import RotationSeries
-from hinge.sensing.types import SENSORS, SensorSeries
-
-G = 9.81
-EXERCISES = ("deadlift", "swing", "good_morning")
-FAULT_KINDS = ("trunk_behind_vertical", "posterior_pelvic_tilt", "lumbar_hyperextension", "lumbar_rounding")
-TRUTH_FS_HZ = 1000.0
-TOP_PHASE_MAX_DEG = 20.0  # analyzer contract: the top phase is where the trunk is below 20°
-REP_START_DEG = 15.0  # a rep starts where the trunk rises through 15° (and ends where the next one starts)
-MOUNTINGS = ("random", "aligned", "strapped")
-POSTURES = ("standing", "seated")
-SAMPLE_MODES = ("instant", "averaged", "lowpassed")
-TIMESTAMP_MODES = ("device", "counter")
-MAX_CLOCK_PPM = 1000.0
-SETTLE_S = 1.0  # between reps, a movement starts this long after the rep's top dwell (back to neutral first)
-THORACIC_LEVER_M = (0.22, 0.45)  # thoracic sensor above the lumbar joint along the thorax: T12, C7
-THORACIC_SKIN_TILT_DEG = (10.0, 35.0)  # the skin normal's upward tilt from posterior (kyphosis): T12, C7
-SACRAL_SKIN_TILT_DEG = (30.0, 40.0)  # the sacral skin normal's upward tilt (sacral slope)
-
-
-@dataclass(frozen=True)
-class SensorErrors:
-    """Sensor error model (SI units). Defaults: a decent factory-calibrated MEMS IMU."""
-
-    acc_noise_ug_rthz: float = 120.0  # accelerometer noise density, µg/√Hz
-    gyr_noise_dps_rthz: float = 0.007  # gyroscope noise density, °/s/√Hz
-    gyr_bias_dps: float = 0.5  # |constant gyro bias| per axis up to this, °/s
-    gyr_bias_walk_dps_rts: float = 0.003  # bias random walk, °/s/√s
-    gyr_scale: float = 0.002  # |gyro scale error| up to this (fraction)
-    acc_scale: float = 0.003  # |acc scale error| up to this (fraction)
-    acc_range_g: float = 16.0
-    gyr_range_dps: float = 2000.0
-    clock_ppm: float = 100.0  # |sensor clock drift| up to this
-    lost_sample_prob: float = 0.001  # independent single lost samples
-    lost_bursts_per_min: float = 0.0  # bursts of lost samples
-    lost_burst_s: tuple[float, float] = (0.02, 0.2)
-    time_offset_s: float = 0.0  # |residual time offset| of each sensor on the common time base, up to this
-    wobble_deg: float = 0.0  # soft-tissue artefact: strap wobble amplitude (the truth is the segment)
-
-
-CLEAN = SensorErrors()
-REALISTIC = SensorErrors(
-    acc_noise_ug_rthz=400.0,
-    gyr_noise_dps_rthz=0.015,
-    gyr_bias_dps=3.0,
-    gyr_bias_walk_dps_rts=0.01,
-    gyr_scale=0.005,
-    acc_scale=0.01,
-    lost_sample_prob=0.002,
-    lost_bursts_per_min=4.0,
-    time_offset_s=0.005,
-    wobble_deg=1.0,
+from hinge.sensing.simconfig import (
+    CLEAN,
+    EXERCISES,
+    FAULT_KINDS,
+    REALISTIC,
+    REP_START_DEG,
+    SETTLE_S,
+    THORACIC_LEVER_M,
+    TOP_PHASE_MAX_DEG,
+    TRUTH_FS_HZ,
+    G,
+    SensorErrors,
+    SimConfig,
+    SimulatedSet,
+    _validate,
+    lab_protocol,
 )
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """What to simulate. `faults` maps a fault kind to a magnitude in degrees (positive number) applied
-    to the reps in `fault_reps` (1-based; None = every rep); with `faults=None` each rep gets random
-    faults (about a third of reps, magnitudes 0–16°) so a set covers both sides of every limit."""
-
-    exercise: str = "deadlift"
-    reps: int = 6
-    seed: int = 0
-    errors: SensorErrors = CLEAN
-    rates_hz: dict[str, float] | None = None  # None: each sensor picks a rate in 50–200 Hz
-    faults: dict[str, float] | None = None
-    fault_reps: tuple[int, ...] | None = None
-    stand_s: float = 3.5
-    tail_s: float = 2.5
-    mounting: str = "random"  # "random", "aligned" or "strapped" (flat on the skin, any strap yaw, either face out)
-    extras: bool = False  # add non-rep movements (a shallow bob, a trunk-only bend) that must not count
-    depth_deg: tuple[float, float] | None = None  # trunk depth range per rep (default: per exercise)
-    slip_deg: float = 0.0  # the thoracic strap turns by this much about the spine halfway through the set
-    dropout: tuple[str, float, float] | None = None  # (sensor, start_s, duration_s): the sensor drops out
-    # non-hinge movements (hinge.sensing.movements.MOVEMENT_KINDS) mixed into the set; never reps in the truth
-    movements: tuple[str, ...] = ()
-    # per movement: 0 = before the first rep, k = after rep k; None = spread over those slots from the seed
-    movement_slots: tuple[int, ...] | None = None
-    upper_level: float = 0.0  # thoracic sensor height: 0 = T12, 1 = C7
-    stoop: bool = False  # stoop reps: the pelvis takes 5–15 % of the trunk depth, the lumbar spine the rest
-    posture: str = "standing"  # "seated": slow trunk flexions on a stool from a still seated start
-    sample_mode: str = "instant"  # "averaged" (boxcar over the sample period) or "lowpassed" (Butterworth, 0.25 fs)
-    timestamps: str = "device"  # "counter": t = sample index / nominal rate + start offset (clock drift shows)
-    first_dwell_s: float | None = None  # rep 1 a clean bend back to neutral, then a stand this long (a live start)
-
-
-@dataclass
-class SimulatedSet:
-    """A simulated set: per-sensor samples (CSV interchange terms), truth, and the dense truth curves."""
-
-    series: dict[str, SensorSeries]
-    truth: dict
-    truth_t: np.ndarray
-    truth_trunk_deg: np.ndarray
-    truth_pelvis_deg: np.ndarray
-    holes: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)  # (before, after, missing_s)
-    index: dict[str, np.ndarray] = field(default_factory=dict)  # each kept sample's index on its sensor's clock
-    rates_hz: dict[str, float] = field(default_factory=dict)  # each sensor's configured (nominal) rate
-    truth_trunk_side_deg: np.ndarray | None = None  # trunk roll (ZXY), + = top to the right, on truth_t
-    movements: list[Movement] = field(default_factory=list)  # the planned non-hinge movements, in time order
-    # generator parameters per sensor: mount (segment ← sensor quaternion xyzw), skin tilt, strap yaw, clock, offsets
-    sensor_params: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def truth_lumbar_deg(self) -> np.ndarray:
-        return self.truth_trunk_deg - self.truth_pelvis_deg
-
-
-def lab_protocol(
-    seed: int, *, upper_level: float = 0.5, errors: SensorErrors = REALISTIC, rates_hz: dict[str, float] | None = None
-) -> SimConfig:
-    """A lab recording as seen from another lab's sensors (~50 Hz, no timestamps, strapped flat on the
-    skin, samples averaged on the device): seated, a still start of ~4 s, 3 slow forward trunk flexions
-    (the only reps), then 3 side bends to each side and 3 axial rotations to each side.
-    rates_hz None: 50 Hz for both sensors."""
-    sides = ("side_bend_left",) * 3 + ("side_bend_right",) * 3 + ("twist_left",) * 3 + ("twist_right",) * 3
-    return SimConfig(
-        exercise="good_morning",
-        reps=3,
-        seed=seed,
-        errors=errors,
-        rates_hz=dict(rates_hz) if rates_hz is not None else {"sacrum": 50.0, "thoracic": 50.0},
-        stand_s=4.0,
-        mounting="strapped",
-        movements=sides,
-        movement_slots=(3,) * len(sides),
-        upper_level=upper_level,
-        posture="seated",
-        sample_mode="averaged",
-        timestamps="counter",
-    )
-
+from hinge.sensing.simsensor import _lost, _mount, _sample_sensor, sample_signal
+from hinge.sensing.types import SENSORS, SensorSeries
 
 # --------------------------------------------------------------------------------------------------
 # kinematics
@@ -371,31 +253,6 @@ def _second_derivative(x: np.ndarray, h: float) -> np.ndarray:
 # the set
 
 
-def _validate(cfg: SimConfig) -> None:
-    def check(name: str, value, allowed) -> None:
-        if value not in allowed:
-            raise InputError(f"simulate: unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-
-    check("exercise", cfg.exercise, EXERCISES)
-    if cfg.reps < 0:
-        raise InputError(f"simulate: reps must be >= 0, got {cfg.reps}")
-    for kind in cfg.faults or {}:
-        check("fault kind", kind, FAULT_KINDS)
-    check("mounting", cfg.mounting, MOUNTINGS)
-    check("posture", cfg.posture, POSTURES)
-    check("sample_mode", cfg.sample_mode, SAMPLE_MODES)
-    check("timestamps", cfg.timestamps, TIMESTAMP_MODES)
-    allowed = tuple(k for k in MOVEMENT_KINDS if cfg.posture == "standing" or k not in STANDING_ONLY)
-    for kind in cfg.movements:
-        check(f"movement (posture {cfg.posture})", kind, allowed)
-    if cfg.movement_slots is not None and (
-        len(cfg.movement_slots) != len(cfg.movements) or any(not 0 <= k <= cfg.reps for k in cfg.movement_slots)
-    ):
-        raise InputError(f"simulate: movement_slots needs one slot in 0..{cfg.reps} per movement")
-    if not 0.0 <= cfg.upper_level <= 1.0:
-        raise InputError(f"simulate: upper_level must be in [0, 1] (T12 … C7), got {cfg.upper_level}")
-    if not 0.0 <= cfg.errors.clock_ppm <= MAX_CLOCK_PPM:
-        raise InputError(f"simulate: clock_ppm must be in [0, {MAX_CLOCK_PPM:g}], got {cfg.errors.clock_ppm}")
 
 
 SIM_STAGES = ("plan", "segment curves", "sacrum", "thoracic", "truth")
@@ -522,32 +379,6 @@ def _hip(t: np.ndarray, pelvis_deg: np.ndarray, cfg: SimConfig, ov: dict[str, np
     return hip if ov is None else body_to_earth(hip, ov, 1.0 / TRUTH_FS_HZ)
 
 
-def _mount(cfg: SimConfig, sensor: str, rng: np.random.Generator, rng_x: np.random.Generator):
-    """Sensor → segment rotation and its generator parameters.
-
-    "strapped": flat on the skin. The sensor's z axis lies along the outward skin normal (the
-    segment's posterior direction tilted upward by the sacral slope, or by the kyphosis at the
-    thoracic level), or along the inward normal when the sensor is put on face down; then any strap
-    yaw about the normal."""
-    if cfg.mounting == "random":
-        mount = Rotation.random(random_state=rng.integers(2**31))
-        return mount, {"mount_quat": mount.as_quat().tolist()}
-    if cfg.mounting == "aligned":
-        return Rotation.identity(), {"mount_quat": [0.0, 0.0, 0.0, 1.0]}
-    if sensor == "sacrum":
-        tilt = rng_x.uniform(*SACRAL_SKIN_TILT_DEG)
-    else:
-        lo, hi = THORACIC_SKIN_TILT_DEG
-        tilt = lo + (hi - lo) * cfg.upper_level + rng_x.uniform(-3.0, 3.0)
-    face_out = bool(rng_x.random() < 0.5)
-    strap_yaw = rng_x.uniform(0.0, 360.0)
-    mount = skin_mount(tilt, strap_yaw, face_out)
-    return mount, {
-        "mount_quat": mount.as_quat().tolist(),
-        "skin_tilt_deg": float(tilt),
-        "face_out": face_out,
-        "strap_yaw_deg": float(strap_yaw),
-    }
 
 
 def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) -> np.ndarray:
@@ -566,76 +397,8 @@ def _bell_jolts(t: np.ndarray, plans: list[_RepPlan], rng: np.random.Generator) 
     return out
 
 
-def _sample_sensor(
-    sensor, t_fine, acc_true, gyr_true, rate_hz, err: SensorErrors, rng, dropout=None, mode="instant", stamps="device"
-):
-    """Sample one sensor at its own (drifting) clock, add sensor errors, drop samples. Also returns the
-    clock's parameters: drift, residual offset, the true time of sample 0 and the counter's start."""
-    ppm = rng.uniform(-err.clock_ppm, err.clock_ppm) * 1e-6
-    offset = rng.uniform(-err.time_offset_s, err.time_offset_s)
-    t0 = rng.uniform(0.0, 1.0 / rate_hz)
-    n = int((t_fine[-1] - t0) * rate_hz * (1 + ppm)) - 1
-    t_true = t0 + np.arange(n) / (rate_hz * (1 + ppm))
-    acc = sample_signal(t_fine, acc_true, t_true, 1.0 / (rate_hz * (1 + ppm)), mode, rate_hz)
-    gyr = sample_signal(t_fine, gyr_true, t_true, 1.0 / (rate_hz * (1 + ppm)), mode, rate_hz)
-    # scale errors, bias + random walk, white noise
-    acc = acc * (1 + rng.uniform(-err.acc_scale, err.acc_scale, 3))
-    gyr = gyr * (1 + rng.uniform(-err.gyr_scale, err.gyr_scale, 3))
-    bias = np.radians(rng.uniform(-err.gyr_bias_dps, err.gyr_bias_dps, 3))
-    walk = np.cumsum(rng.normal(size=(n, 3)), axis=0) * np.radians(err.gyr_bias_walk_dps_rts) / np.sqrt(rate_hz)
-    gyr = gyr + bias + walk
-    acc = acc + rng.normal(size=(n, 3)) * err.acc_noise_ug_rthz * 1e-6 * G * np.sqrt(rate_hz / 2)
-    gyr = gyr + rng.normal(size=(n, 3)) * np.radians(err.gyr_noise_dps_rthz) * np.sqrt(rate_hz / 2)
-    # int16 quantisation over the full-scale range (and clipping)
-    acc_lsb = err.acc_range_g * G / 32768.0
-    gyr_lsb = np.radians(err.gyr_range_dps) / 32768.0
-    acc = np.clip(np.round(acc / acc_lsb), -32768, 32767) * acc_lsb
-    gyr = np.clip(np.round(gyr / gyr_lsb), -32768, 32767) * gyr_lsb
-    # lost samples: singles and bursts
-    keep = rng.random(n) >= err.lost_sample_prob
-    duration_min = (t_true[-1] - t_true[0]) / 60.0
-    n_bursts = rng.poisson(err.lost_bursts_per_min * duration_min) if err.lost_bursts_per_min > 0 else 0
-    for _ in range(n_bursts):
-        start = rng.uniform(t_true[0] + 4.0, t_true[-1] - 1.0) if t_true[-1] > 6 else t_true[-1] / 2
-        length = rng.uniform(*err.lost_burst_s)
-        keep &= ~((t_true >= start) & (t_true < start + length))
-    if dropout is not None:
-        keep &= ~((t_true >= dropout[0]) & (t_true < dropout[0] + dropout[1]))
-    keep[0] = keep[-1] = True
-    t_out = t_true + offset if stamps == "device" else (t0 + offset) + np.arange(n) / rate_hz
-    idx = np.flatnonzero(keep)
-    holes = []
-    jumps = np.flatnonzero(np.diff(idx) > 1)
-    for j in jumps:
-        # the data hole: between the last kept sample and the next kept one, on the true time axis
-        a, b = float(t_true[idx[j]]), float(t_true[idx[j + 1]])
-        holes.append((a, b, (idx[j + 1] - idx[j] - 1) / (rate_hz * (1 + ppm))))
-    clock = {"clock_ppm": ppm * 1e6, "time_offset_s": offset, "t0_s": t0, "counter_start_s": t0 + offset}
-    return SensorSeries(sensor, t_out[keep], acc[keep], gyr[keep]), holes, idx, clock
 
 
-def sample_signal(t_fine, x, t_s, period_s, mode="instant", rate_hz=None):
-    """Sample the dense signal x (n, 3) on t_fine at the times t_s.
-
-    "instant": the value at t_s (linear interpolation). "averaged": the mean over the sample period
-    ending at t_s (from the cumulative trapezoid integral; clipped at the start of the signal).
-    "lowpassed": a causal 2nd-order Butterworth low-pass at 0.25 × rate_hz, started at rest on the
-    first value, then the value at t_s."""
-    if mode == "lowpassed":
-        from scipy.signal import butter, sosfilt, sosfilt_zi  # only here: scipy.signal costs ~1 s to import
-
-        sos = butter(2, 0.25 * rate_hz, fs=1.0 / (t_fine[1] - t_fine[0]), output="sos")
-        x = sosfilt(sos, x, axis=0, zi=sosfilt_zi(sos)[:, :, None] * x[0])[0]
-    if mode != "averaged":
-        return np.column_stack([np.interp(t_s, t_fine, x[:, i]) for i in range(x.shape[1])])
-    area = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(0.5 * (x[1:] + x[:-1]) * np.diff(t_fine)[:, None], 0)])
-    a = np.maximum(t_s - period_s, t_fine[0])
-    width = t_s - a
-    out = np.empty((len(t_s), x.shape[1]))
-    for i in range(x.shape[1]):
-        diff = np.interp(t_s, t_fine, area[:, i]) - np.interp(a, t_fine, area[:, i])
-        out[:, i] = np.where(width > 0, diff / np.where(width > 0, width, 1.0), np.interp(t_s, t_fine, x[:, i]))
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -714,10 +477,6 @@ def _next_lean(t, lean, p: _RepPlan, end_of_data: float) -> float:
     return end_of_data
 
 
-def _lost(s: SensorSeries) -> int:
-    dt = np.diff(s.t)
-    nominal = np.median(dt)
-    return int(np.sum(np.maximum(np.round(dt / nominal) - 1, 0)))
 
 
 __all__ = [

@@ -1,7 +1,9 @@
 """End-to-end BLE tests: the app's bleak client against emulated sensors on Bumble's virtual radio.
 
-No hardware and no OS Bluetooth stack: a function-scoped fixture swaps bleak's platform backend for
-`hinge.sensing.bumble_backend` (research/ble-testing.md §2), so `hinge.sensing.ble` runs unchanged on plain bleak.
+No hardware and no OS Bluetooth stack: each test hands the emulated radio's backend classes
+(`hinge.sensing.bumble_backend`, research/ble-testing.md §2) to bleak the way bleak takes them, as
+``backend=`` (`BleSource(backend=..., scanner_backend=...)`, `scan(backend=...)`, `BleakClient(backend=...)`),
+so `hinge.sensing.ble` runs unchanged on plain bleak; nothing of bleak's is patched.
 The emulated sensors reproduce real firmware profiles and stream as fast as the event loop allows.
 Ground truth (which samples were sent, their values) comes from the peripherals' generator — the
 sample index and `default_motion` — never from the code under test.
@@ -27,18 +29,17 @@ THINGY = load("nordic-thingy52")  # 1 sample/packet, no counter, rate via config
 
 
 @pytest.fixture
-async def radio(monkeypatch):
-    """An emulated radio whose central is bleak's default backend for this test only."""
+async def radio():
+    """An emulated radio; its bleak backend classes are passed explicitly (`fast`, `scan(backend=...)`)."""
     async with EmulatedRadio() as r:
-        scanner, client = r.scanner_type(), r.client_type()
-        monkeypatch.setattr(bleak, "get_platform_scanner_backend_type", lambda: (scanner, scanner.__name__))
-        monkeypatch.setattr(bleak, "get_platform_client_backend_type", lambda: (client, client.__name__))
         yield r
 
 
-def fast(**kw) -> dict:
-    """BleSource settings for tests: short backoff and timeouts (the virtual link answers in ms)."""
-    base = dict(backoff_s=(0.005, 0.05), start_timeout_s=1.0, scan_timeout_s=2.0, silence_timeout_s=None)
+def fast(radio: EmulatedRadio, **kw) -> dict:
+    """BleSource settings for tests: the radio's bleak backends, short backoff and timeouts (the virtual
+    link answers in ms)."""
+    base = dict(backend=radio.client_type(), scanner_backend=radio.scanner_type(), backoff_s=(0.005, 0.05),
+                start_timeout_s=1.0, scan_timeout_s=2.0, silence_timeout_s=None)
     base.update(kw)
     return base
 
@@ -137,7 +138,7 @@ async def test_scan_finds_profile_sensors_and_ignores_others(radio):
     c = await radio.add_sensor(SensorSpec.from_profile(HREF, name="XIAO", advertised_uuids=()))
     await radio.add_sensor(SensorSpec(name="Headphones", service_uuid="180d", notify_uuid="2a37",
                                       advertised_uuids=("180d",)))
-    found = await scan(timeout=0.4)  # all shipped profiles
+    found = await scan(timeout=0.4, backend=radio.scanner_type())  # all shipped profiles
     by_addr = {f.address: f for f in found}
     assert set(by_addr) == {a.address, b.address}  # "XIAO" advertises neither name nor UUID of a profile
     assert c.address not in by_addr
@@ -149,7 +150,7 @@ async def test_scan_finds_profile_sensors_and_ignores_others(radio):
 async def test_scan_matches_by_service_uuid_and_can_stop_early(radio):
     await radio.add_sensor(SensorSpec.from_profile(HREF, name="XIAO"))  # name matches nothing; UUID does
     await href_sensor(radio, "hinge-B")
-    found = await scan(timeout=30, profiles=["hinge-ref"], stop_after=2)
+    found = await scan(timeout=30, backend=radio.scanner_type(), profiles=["hinge-ref"], stop_after=2)
     assert sorted(f.name for f in found) == ["XIAO", "hinge-B"]
 
 
@@ -163,7 +164,7 @@ async def test_two_sensors_ten_device_seconds_without_loss(radio, profile, rate_
     n = int(10 * rate_hz)
     targets = [SensorTarget("sacrum", s1.address, profile, rate_hz),
                SensorTarget("thoracic", s2.address, profile, rate_hz)]
-    async with BleSource(targets, **fast()) as src:
+    async with BleSource(targets, **fast(radio)) as src:
         dec = await collect(src, {"sacrum": n, "thoracic": n})
         stats = src.stats
     t = np.arange(n) / rate_hz
@@ -184,7 +185,7 @@ async def test_two_sensors_ten_device_seconds_without_loss(radio, profile, rate_
 
 async def test_one_sensor_events_battery_and_clean_stop(radio):
     sensor = await href_sensor(radio)
-    async with BleSource([SensorTarget("sacrum", sensor.address, "hinge-ref")], **fast()) as src:
+    async with BleSource([SensorTarget("sacrum", sensor.address, "hinge-ref")], **fast(radio)) as src:
         await collect(src, {"sacrum": 40})
         assert src.connected("sacrum")
     assert [(e.event, e.value) for e in src.events] == [
@@ -197,10 +198,11 @@ async def test_backend_mtu_truncation_battery_and_same_object_reconnect(radio):
     spec = SensorSpec(name="RAW", service_uuid="ffe5", notify_uuid="ffe4", write_uuids=("ffe9",),
                       commands={b"\x01": Action(start=True)}, packets=CounterPackets(pad=92))  # 100 B
     sensor = await radio.add_sensor(spec)
-    device = await bleak.BleakScanner.find_device_by_address(sensor.address, timeout=2)
+    device = await bleak.BleakScanner.find_device_by_address(sensor.address, timeout=2,
+                                                             backend=radio.scanner_type())
     for mtu, expected in ((23, 20), (247, 100)):
         got: asyncio.Queue[bytes] = asyncio.Queue()
-        async with bleak.BleakClient(device, bumble={"mtu": mtu}) as client:
+        async with bleak.BleakClient(device, bumble={"mtu": mtu}, backend=radio.client_type()) as client:
             assert client.mtu_size == mtu
             await client.start_notify("ffe4", lambda _c, d, q=got: q.put_nowait(bytes(d)))
             await client.write_gatt_char("ffe9", b"\x01", response=True)
@@ -209,7 +211,8 @@ async def test_backend_mtu_truncation_battery_and_same_object_reconnect(radio):
         assert len(first) == expected
     # a peripheral-side drop calls disconnected_callback; the same client object reconnects
     dropped = asyncio.Event()
-    client = bleak.BleakClient(device, disconnected_callback=lambda _c: dropped.set())
+    client = bleak.BleakClient(device, disconnected_callback=lambda _c: dropped.set(),
+                              backend=radio.client_type())
     await client.connect()
     await sensor.drop()
     await dropped.wait()
@@ -226,7 +229,7 @@ async def test_twenty_drops_reconnect_and_other_sensor_is_unaffected(radio):
     s2 = await radio.add_sensor(SensorSpec.from_profile(HREF, name="hinge-B"), speed=4.0)
     targets = [SensorTarget("sacrum", s1.address, HREF), SensorTarget("thoracic", s2.address, HREF)]
     sacrum, thoracic = Decoded(HREF, 100), Decoded(HREF, 100)
-    async with BleSource(targets, **fast()) as src:
+    async with BleSource(targets, **fast(radio)) as src:
         for cycle in range(21):
             # every sample with seq >= k was sent after the last drop, i.e. over the new link
             await read_until_seq(src, "sacrum", sacrum, s1.packets_sent * 4 + 20, other=thoracic)
@@ -246,7 +249,7 @@ async def test_twenty_drops_reconnect_and_other_sensor_is_unaffected(radio):
 async def test_sensor_that_never_starts_gives_a_clear_error(radio):
     sensor = await href_sensor(radio)
     sensor.refuse_start = True
-    src = BleSource([SensorTarget("thoracic", sensor.address, HREF)], **fast(start_timeout_s=0.2))
+    src = BleSource([SensorTarget("thoracic", sensor.address, HREF)], **fast(radio, start_timeout_s=0.2))
     with pytest.raises(StartError) as err:
         async with src:
             pass
@@ -261,7 +264,7 @@ async def test_sensor_that_never_starts_gives_a_clear_error(radio):
 async def test_start_refused_on_reconnect_is_reported_and_retried(radio):
     sensor = await href_sensor(radio)
     waiter = EventWaiter()
-    src = BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(start_timeout_s=0.1),
+    src = BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(radio, start_timeout_s=0.1),
                     on_event=waiter)
     dec = Decoded(HREF, 100)
     async with src:
@@ -279,7 +282,7 @@ async def test_silence_watchdog_reconnects(radio):
     waiter = EventWaiter()
     dec = Decoded(HREF, 100)
     async with BleSource([SensorTarget("sacrum", sensor.address, HREF)],
-                         **fast(silence_timeout_s=0.2), on_event=waiter) as src:
+                         **fast(radio, silence_timeout_s=0.2), on_event=waiter) as src:
         await read_until_seq(src, "sacrum", dec, 0)
         sensor.go_silent()  # still connected, but nothing arrives
         await waiter.wait("sacrum", "disconnected", "no data for 0.2 s")
@@ -292,7 +295,7 @@ async def test_sensor_off_then_on_resumes(radio):
     waiter = EventWaiter()
     dec = Decoded(HREF, 100)
     async with BleSource([SensorTarget("sacrum", sensor.address, HREF)],
-                         **fast(scan_timeout_s=0.1), on_event=waiter) as src:
+                         **fast(radio, scan_timeout_s=0.1), on_event=waiter) as src:
         await read_until_seq(src, "sacrum", dec, 0)
         await sensor.power_off()
         await waiter.wait("sacrum", "disconnected", "link lost")
@@ -304,7 +307,7 @@ async def test_sensor_off_then_on_resumes(radio):
 
 async def test_flood_fills_bounded_queue_and_counts_loss(radio):
     sensor = await href_sensor(radio)
-    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(), queue_size=64) as src:
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(radio), queue_size=64) as src:
         await sensor.wait_sent(600)  # the consumer is "busy": nothing is read meanwhile
         stats = src.stats["sacrum"]
         assert stats.overflow_lost == stats.packets - 64 > 400
@@ -318,7 +321,7 @@ async def test_flood_fills_bounded_queue_and_counts_loss(radio):
 async def test_garbage_payloads_are_counted_and_skipped(radio):
     sensor = await href_sensor(radio)
     sensor.garbage_every = 10  # packets 9, 19, 29, ... are random bytes of random length
-    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast()) as src:
+    async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(radio)) as src:
         dec = Decoded(HREF, 100)
         for _ in range(300):
             dec.feed((await asyncio.wait_for(anext(src), GUARD_S)).payload)
@@ -332,7 +335,7 @@ async def test_cancel_disconnects_cleanly(radio):
     started = asyncio.Event()
 
     async def consume() -> None:
-        async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast()) as src:
+        async with BleSource([SensorTarget("sacrum", sensor.address, HREF)], **fast(radio)) as src:
             async for _pkt in src:
                 started.set()
 
@@ -349,7 +352,7 @@ async def test_missing_sensor_is_a_clear_error(radio):
     # the wait is the injected scan_timeout_s, and the line says so
     with pytest.raises(SensorNotFound, match=r"^sacrum sensor C0:00:00:00:00:09: not found within 0.1 s: "
                                              r"is it on and advertising\?$"):
-        async with BleSource([SensorTarget("sacrum", "C0:00:00:00:00:09", HREF)], **fast(scan_timeout_s=0.1)):
+        async with BleSource([SensorTarget("sacrum", "C0:00:00:00:00:09", HREF)], **fast(radio, scan_timeout_s=0.1)):
             pass
 
 

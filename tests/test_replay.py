@@ -181,6 +181,28 @@ async def test_seek_while_paused_and_start_s(rec_path: Path) -> None:
     c.task.cancel()
 
 
+async def test_two_seeks_without_a_packet_between_go_where_the_last_one_says(rec_path: Path) -> None:
+    """Paused, a seek forward repositions the reader; a seek back before any packet was read must
+    not continue from the forward position (it used to, and the packets in between were lost)."""
+    pkts = make_recording(rec_path, n=600)
+    clock = FakeClock()
+    src = ReplaySource(rec_path, speed=1.0, clock=clock, checkpoint_interval_s=0.2)
+    c = Consumer(src, clock)
+    await clock.run_until(T0 + 2.0)
+    n1 = len(c.got)
+    src.pause()
+    src.seek(4.0)
+    await clock.run_until(T0 + 3.0)  # the reader moves to 4 s; nothing is released while paused
+    src.seek(1.0)
+    src.seek(1.5)  # and a third: forward again, still before anything was read
+    await clock.run_until(T0 + 4.0)
+    assert len(c.got) == n1
+    src.resume()
+    await clock.run_until(T0 + 1000.0)
+    assert [p for _, p in c.got[n1:]] == [p for p in pkts if p.t_host >= 1.5]
+    assert c.task.done()
+
+
 async def test_speed_change_reanchors(rec_path: Path) -> None:
     pkts = make_recording(rec_path)
     clock = FakeClock()

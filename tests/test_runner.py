@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import pytest
 
+from hinge import session as session_module
 from hinge.analysis.tracker import Rep
 from hinge.framering import FrameRing
 from hinge.sensing.csvio import write_csv
@@ -160,6 +161,48 @@ def test_seek_restarts_the_analysis_and_reaches_the_same_result(faulty_rec):
         assert session.generation == first_generation + 1
         assert after.position_s == pytest.approx(6.0, abs=0.05)
         assert after.t_s < 6.0 and after.calibrated  # rebuilt from the start, up to the seek target
+        await clock.run_until(1e9)
+        await run
+
+    asyncio.run(main())
+    _, events = direct_tracker(path)
+    assert session.reps == [e.rep for e in events if isinstance(e, Rep)]
+
+
+def test_seek_rebuilds_in_steps_with_the_loop_running_and_a_newer_seek_wins(faulty_rec, monkeypatch):
+    """A seek rebuilds the analysis a chunk of packets at a time and the loop runs in between (the status
+    is published, controls are taken); the old code rebuilt in one callback while the loop stood still.
+    A seek during the rebuild supersedes it, a pause during it holds the replay at the target, and the
+    reps in the end are those of one tracker fed the whole recording."""
+    monkeypatch.setattr(session_module, "_REBUILD_CHUNK", 20)  # 0.4 s of the 2 x 25 packets/s pair
+    _, path, _ = faulty_rec
+    clock = FakeClock(t=0.0)
+    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
+    first_generation = session.generation
+
+    async def main():
+        run = asyncio.ensure_future(session.run())
+        await clock.run_until(9.0)
+        session.seek(12.0)
+        seen = []  # (seeking, newest frame time) after each turn of the loop
+        while len(seen) < 100 and (not seen or seen[-1][1] is None or seen[-1][1] < 7.0):
+            await asyncio.sleep(0)
+            st = session.status()
+            assert st.position_s == pytest.approx(12.0)
+            seen.append((st.seeking, st.t_s))
+        assert all(seeking for seeking, _ in seen)  # still rebuilding, and the status says so
+        progress = [t for _, t in seen if t is not None]  # frames start once the neutral is found (~5 s)
+        assert len(progress) >= 3 and np.all(np.diff(progress) > 0) and progress[-1] < 12.0 - 0.4 * 5
+        session.seek(7.5)  # supersedes the rebuild to 12 s
+        session.pause()  # taken during the rebuild: the replay stays at 7.5 s afterwards
+        await clock.settle()
+        st = session.status()
+        assert not st.seeking and st.paused and st.state == "paused"
+        assert session.generation == first_generation + 2
+        assert 7.0 < st.t_s < 7.5 and st.position_s == pytest.approx(7.5)
+        await clock.run_until(30.0)
+        assert session.status().position_s == pytest.approx(7.5) and session.status().t_s < 7.5
+        session.resume()
         await clock.run_until(1e9)
         await run
 

@@ -6,7 +6,6 @@ source of `live` and `record`. Commands import this module, never each other; it
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -193,6 +192,8 @@ def present(session, args, *, title: str) -> int:
         else:
             if args.screenshot:
                 log.warning("--screenshot needs the window; none saved")
+            import asyncio  # here: `hinge analyze` imports this module and needs no event loop
+
             from hinge.terminal import run_headless
 
             try:
@@ -259,11 +260,15 @@ def make_source(args):
     missing = [name for name in SENSORS if not getattr(args, name)]
     if missing and not sys.stdin.isatty():
         raise UserError(f"--{missing[0]} ADDR is needed (find addresses with `hinge scan`), or use --emulated")
+    import asyncio
+
     from hinge.sensing import ble
 
     asyncio.run(ble.check_bluetooth(adapter))  # no stack, adapter off, no permission: one line, before any file
     wait = {"scan_timeout_s": ble.FIND_TIMEOUT_S}  # read now: tests shorten it
     if missing:  # interactive: scan, list, and let the user say which sensor sits where
+        import asyncio
+
         from hinge.sensing.ble import scan
 
         print("scanning for sensors (5 s)…", file=sys.stderr)
