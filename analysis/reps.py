@@ -25,7 +25,10 @@ class RepSettings:
     start_deg: the trunk lean whose upward crossing starts a rep; top_phase_deg: the top phase
     bound (sagittal trunk angle); min_rom_deg: least bottom-minus-top trunk range; max_side_ratio: the
     largest lateral lean of the trunk in the excursion relative to its depth (1 = 45° out of the
-    sagittal plane); min_duration_s / max_duration_s: bounds on the time above start_deg.
+    sagittal plane); min_duration_s / max_duration_s: bounds on the time above start_deg; min_top_s: when
+    the data ends less than this after the trunk came back below the excursion's end level (or before it
+    did), the rep's top was cut off: it is not measured (a top read on the way up, 6° where the lifter
+    stood at 0°, would be judged as a fault).
     """
 
     start_deg: float = 15.0
@@ -35,3 +38,4 @@ class RepSettings:
     max_side_ratio: float = 1.0
     min_duration_s: float = 0.35
     max_duration_s: float = 12.0
+    min_top_s: float = 0.5

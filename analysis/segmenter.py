@@ -18,11 +18,13 @@ Definitions (docs/ARCHITECTURE.md §6, and analysis/reps.py for the settings):
 - gates (checked when the rep ends): ROM = bottom − max(top, min θt before the excursion) ≥ min_rom_deg;
   plane: the largest |lateral angle| in the excursion ≤ max_side_ratio × bottom; time above the start
   angle within [min_duration_s, max_duration_s]. The pelvis range is measured (`pelvis_rom_deg`), not
-  gated: a stoop bend is a rep.
+  gated: a stoop bend is a rep;
+- a rep closed by the end of the data less than `min_top_s` after its excursion ended has no top (cut off).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,7 +182,11 @@ class RepSegmenter:
         """Close the rep in progress at end_s (end of data)."""
         if self.current is None:
             return []
+        below = self.current.below_s
         rec = self._close(end_s)
+        if rec.top_s is not None and (below is None or end_s - below < self.settings.min_top_s):
+            nan = float("nan")  # the data ended on the way up: the top was cut off, not measured
+            rec = dataclasses.replace(rec, top_s=None, trunk_top_deg=nan, pelvis_top_deg=nan, lumbar_top_deg=nan)
         self.current = None
         return [rec]
 

@@ -18,7 +18,7 @@ from hinge.analysis.tracker import Rep, Tracker
 from hinge.cli import main
 from hinge.sensing.recording import read_recording
 from hinge.sensing.simulator import SimConfig, simulate_set
-from hinge.sensing.types import SENSORS
+from hinge.sensing.types import SENSORS, SensorSeries
 from tests.conftest import simulated
 
 RATE = 100.0
@@ -218,3 +218,22 @@ def test_export_refuses_to_overwrite_unless_forced(swing_rec, tmp_path, capsys):
     assert out.read_text() == "precious\n"
     assert main(["export", str(swing_rec), "--csv", str(out), "--force"]) == 0
     assert out.read_text().startswith("sensor,t,")
+
+
+def test_a_set_cut_on_the_way_up_measures_no_top():
+    """The data ends while the trunk is still coming up (inside the top phase's 20°, not yet upright): the
+    lowest angle so far is no top. Offline, the last rep has no top metrics; the rep before keeps its top."""
+    from hinge.analysis.pipeline import analyze
+
+    sim = simulated(SimConfig(exercise="deadlift", reps=3, seed=5, rates_hz={s: RATE for s in SENSORS}, faults={}))
+    last = sim.truth["reps"][-1]
+    after = (sim.truth_t > last["bottom_s"]) & (sim.truth_trunk_deg < 12.0)  # the generator's trunk angle
+    cut = float(sim.truth_t[np.flatnonzero(after)[0]])  # on the way up, 12° still to go
+    series = {n: SensorSeries(n, s.t[s.t <= cut], s.acc[s.t <= cut], s.gyr[s.t <= cut])
+              for n, s in sim.series.items()}
+    reps = analyze(series, exercise="deadlift").reps
+    assert len(reps) == len(sim.truth["reps"])
+    assert reps[-1]["top_s"] is None and reps[-1]["trunk_top_deg"] is None
+    assert faults_text(reps[-1]).startswith("cut by end of recording")
+    before = sim.truth["reps"][-2]
+    assert reps[-2]["top_s"] is not None and abs(reps[-2]["trunk_top_deg"] - before["trunk_top_deg"]) < 2
