@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +238,14 @@ def test_a_set_cut_on_the_way_up_measures_no_top():
     assert faults_text(reps[-1]).startswith("cut by end of recording")
     before = sim.truth["reps"][-2]
     assert reps[-2]["top_s"] is not None and abs(reps[-2]["trunk_top_deg"] - before["trunk_top_deg"]) < 2
+
+
+def test_a_reader_that_goes_away_is_no_traceback():
+    """`hinge analyze FILE | head`: the pipe closes before the report is written; no traceback, exit 141."""
+    rec = sorted((Path(__file__).resolve().parents[1] / "recordings").glob("*.jsonl.gz"))[0]
+    proc = subprocess.Popen([sys.executable, "-m", "hinge", "analyze", str(rec), "--no-history"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command has analysed the set
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
