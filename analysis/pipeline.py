@@ -35,7 +35,7 @@ from hinge.analysis.core import (
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
-from hinge.analysis.fusion import fuse
+from hinge.analysis.fusion import fuse, still_gyro_bias
 from hinge.analysis.reps import EXERCISES
 from hinge.analysis.segmenter import segment
 from hinge.analysis.still import still_flags
@@ -226,7 +226,8 @@ def analyze(
     for name in SENSORS:
         tg, acc, gyr = grids[name]
         still = (tg >= n_start) & (tg <= n_end)
-        bias = gyr[still].mean(axis=0) if quality != "no_still_period" and still.any() else None
+        use = quality != "no_still_period" and still.any()
+        bias = still_gyro_bias(acc[still], gyr[still], timings[name].rate_hz) if use else None
         jobs.append((acc, gyr, timings[name].rate_hz, settings.offline, bias, settings.still))
     quats = dict(zip(SENSORS, mapper(_fuse_job, jobs), strict=True))
 

@@ -40,7 +40,7 @@ from hinge.analysis.core import (
 )
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.faults import FAULTS
-from hinge.analysis.fusion import OnlineFuser
+from hinge.analysis.fusion import OnlineFuser, still_gyro_bias
 from hinge.analysis.segmenter import RepSegmenter
 from hinge.analysis.still import StillDetector, StillPeriodFinder
 from hinge.analysis.timing import holes_and_lost, resample
@@ -137,7 +137,7 @@ class _SensorStream:
         bias, level = None, held[0, 1:4]
         if self.bias_finder.period is not None:
             a, b = self.bias_finder.period
-            bias, level = held[a:b, 4:7].mean(axis=0), held[a, 1:4]
+            bias, level = still_gyro_bias(held[a:b, 1:4], held[a:b, 4:7], self.rate), held[a, 1:4]
         self.fuser = OnlineFuser(self.rate, gyr_bias=bias, still_bias=False, init_acc=level)
         self._fuse(held)
 
