@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hinge.errors import UserError
 from hinge.sensing.csvio import read_csv, read_parquet, stored_exercise
-from hinge.sensing.types import SensorSeries
+from hinge.sensing.types import OTHER_PLACEMENT, SensorSeries
 
 RECORDING_SUFFIXES = (".jsonl", ".jsonl.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -51,8 +51,8 @@ def load_samples(path: str | Path, *, swap: bool = False) -> dict[str, SensorSer
 
 def swap_placements(samples: dict[str, SensorSeries]) -> dict[str, SensorSeries]:
     """The sacrum's series as the thoracic one and the other way round."""
-    other = {"sacrum": "thoracic", "thoracic": "sacrum"}
-    out = {other.get(k, k): SensorSeries(other.get(k, k), s.t, s.acc, s.gyr) for k, s in samples.items()}
+    out = {OTHER_PLACEMENT.get(k, k): SensorSeries(OTHER_PLACEMENT.get(k, k), s.t, s.acc, s.gyr)
+           for k, s in samples.items()}
     return {k: out[k] for k in sorted(out)}
 
 

@@ -43,12 +43,11 @@ from hinge.sensing.recording import EVENTS, Recorder
 from hinge.sensing.replay import Clock, MonotonicClock
 from hinge.sensing.source import ControlledSource, PacketSource, sensor_info
 from hinge.sensing.stream import SensorStream
-from hinge.sensing.types import RawPacket
+from hinge.sensing.types import OTHER_PLACEMENT, RawPacket
 
 log = logging.getLogger(__name__)
 
 TrackerEvent = Calibrated | Alert | Rep | Placement
-_OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 
 _MAX_PENDING = 256  # packets queued (not yet decoded and fed to the tracker) before a flush is forced
 _REBUILD_CHUNK = 2_000  # packets decoded at once when a seek rebuilds the analysis (the loop runs in between)
@@ -213,11 +212,16 @@ class Session:
     # -- the core (loop thread) --------------------------------------------------------------------
     def _placed(self, sensor: str) -> str:
         """Where a sensor of the source sits (`swap`)."""
-        return _OTHER.get(sensor, sensor) if self._swap_in else sensor
+        return OTHER_PLACEMENT.get(sensor, sensor) if self._swap_in else sensor
+
+    def _placed_packet(self, pkt: RawPacket) -> RawPacket:
+        """The packet under the placement its sensor sits at (`swap`)."""
+        sensor = self._placed(pkt.sensor)
+        return pkt if sensor == pkt.sensor else RawPacket(pkt.t_host, sensor, pkt.payload)
 
     def _analysed_as(self, sensor: str) -> str:
         """Which placement the analysis takes a (placed) sensor's stream for (`swap_sensors`)."""
-        return _OTHER.get(sensor, sensor) if self._swap_analysis else sensor
+        return OTHER_PLACEMENT.get(sensor, sensor) if self._swap_analysis else sensor
 
     def _reset_pipeline(self) -> None:
         with self._lock:
@@ -248,8 +252,7 @@ class Session:
     def ingest(self, pkt: RawPacket, *, flush: bool = True) -> None:
         """One packet: record it and queue it; with flush, decode and time what is queued and feed the
         tracker."""
-        if self._swap_in and pkt.sensor in _OTHER:
-            pkt = RawPacket(pkt.t_host, _OTHER[pkt.sensor], pkt.payload)
+        pkt = self._placed_packet(pkt)
         if self.recorder is not None:
             self.recorder.write_packet(pkt)
             self._recorded += 1
@@ -591,9 +594,9 @@ class Session:
         `_REBUILD_CHUNK`."""
         with contextlib.closing(packets):
             for pkt in packets:
-                sensor = self._placed(pkt.sensor)
-                if sensor in self._pending:
-                    self._pending[sensor].append(RawPacket(pkt.t_host, sensor, pkt.payload))
+                pkt = self._placed_packet(pkt)
+                if pkt.sensor in self._pending:
+                    self._pending[pkt.sensor].append(pkt)
                     self._n_pending += 1
                     if self._n_pending >= _REBUILD_CHUNK:
                         self.flush()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SENSORS = ("sacrum", "thoracic")
+OTHER_PLACEMENT = {"sacrum": "thoracic", "thoracic": "sacrum"}  # where each sensor sits when the two are swapped
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from hinge.sensing.profiles import load as load_profile
 from hinge.sensing.recording import Recorder, SensorInfo
 from hinge.sensing.simsource import simulated_packets
 from hinge.sensing.simulator import SimConfig, simulate_set
-from hinge.sensing.types import SENSORS, RawPacket
+from hinge.sensing.types import OTHER_PLACEMENT, SENSORS, RawPacket
 from hinge.userconfig import fill_sensor_options
 
 HELP = "record a set from two sensors (or simulated ones) to a recording file"
@@ -88,8 +88,7 @@ def _record_simulated(args, out: Path) -> int:
     )
     packets = simulated_packets(sim, {s: profile for s in SENSORS})
     if args.swap:  # recorded under each other's placement
-        other = {"sacrum": "thoracic", "thoracic": "sacrum"}
-        packets = [RawPacket(p.t_host, other[p.sensor], p.payload) for p in packets]
+        packets = [RawPacket(p.t_host, OTHER_PLACEMENT[p.sensor], p.payload) for p in packets]
     reps = sim.truth["reps"]
     if args.duration is not None:  # the set as far as a recording of that length reaches
         packets = [p for p in packets if p.t_host <= args.duration]
