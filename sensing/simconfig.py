@@ -78,6 +78,16 @@ class SensorErrors:
 
 
 CLEAN = SensorErrors()
+IDEAL = SensorErrors(  # no sensor error at all (the body's own sway and the strap's mounting remain)
+    acc_noise_ug_rthz=0.0,
+    gyr_noise_dps_rthz=0.0,
+    gyr_bias_dps=0.0,
+    gyr_bias_walk_dps_rts=0.0,
+    gyr_scale=0.0,
+    acc_scale=0.0,
+    clock_ppm=0.0,
+    lost_sample_prob=0.0,
+)
 
 
 REALISTIC = SensorErrors(

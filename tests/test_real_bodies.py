@@ -154,10 +154,7 @@ def test_a_swaying_stand_gives_the_gyro_bias_without_the_sway():
     own rest estimate)."""
     from hinge.analysis.fusion import still_gyro_bias
     from hinge.analysis.still import StillDetector, StillPeriodFinder, StillSettings
-    from hinge.sensing.simulator import SensorErrors
-
-    ideal = SensorErrors(acc_noise_ug_rthz=0, gyr_noise_dps_rthz=0, gyr_bias_dps=0, gyr_bias_walk_dps_rts=0,
-                         gyr_scale=0, acc_scale=0, clock_ppm=0, lost_sample_prob=0)
+    from hinge.sensing.simulator import IDEAL as ideal
     plain, fitted = [], []
     for seed in range(4):
         sim = simulated(SimConfig(exercise="swing", reps=2, seed=seed, errors=ideal))

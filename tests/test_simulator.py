@@ -17,6 +17,7 @@ from scipy.signal import butter, sosfreqz
 
 from hinge.sensing.errors import InputError
 from hinge.sensing.simulator import (
+    IDEAL,
     REALISTIC,
     SensorErrors,
     SimConfig,
@@ -25,16 +26,6 @@ from hinge.sensing.simulator import (
     simulate_set,
 )
 
-ZERO = SensorErrors(
-    acc_noise_ug_rthz=0.0,
-    gyr_noise_dps_rthz=0.0,
-    gyr_bias_dps=0.0,
-    gyr_bias_walk_dps_rts=0.0,
-    gyr_scale=0.0,
-    acc_scale=0.0,
-    clock_ppm=0.0,
-    lost_sample_prob=0.0,
-)
 FAST = {"sacrum": 200.0, "thoracic": 200.0}
 
 
@@ -64,7 +55,7 @@ def _gyro_about(s, sensor: str, axis: np.ndarray, t0: float, t1: float) -> float
 
 def _one(kind: str, seed: int, **kw) -> SimConfig:
     """A set that is only a still stand and one movement (no reps, no sensor errors)."""
-    base = dict(reps=0, seed=seed, movements=(kind,), errors=ZERO, rates_hz=FAST)
+    base = dict(reps=0, seed=seed, movements=(kind,), errors=IDEAL, rates_hz=FAST)
     return SimConfig(**(base | kw))
 
 
@@ -164,7 +155,7 @@ def test_twist_keeps_gravity_in_the_sensor_frame_and_the_gyro_integrates_to_the_
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_side_bend_moves_gravity_sideways_orthogonal_to_the_forward_bend(seed):
-    cfg = SimConfig(reps=1, seed=seed, movements=("side_bend_left",), movement_slots=(1,), errors=ZERO, rates_hz=FAST)
+    cfg = SimConfig(reps=1, seed=seed, movements=("side_bend_left",), movement_slots=(1,), errors=IDEAL, rates_hz=FAST)
     s = simulate_set(cfg)
     (m,) = s.movements
     rep = s.truth["reps"][0]
@@ -309,7 +300,7 @@ def _gravity_angle_at_bottoms(s, sensor):
 
 
 def test_stoop_reps_round_the_lumbar_spine():
-    s = simulate_set(SimConfig(seed=5, reps=4, stoop=True, errors=ZERO, rates_hz=FAST, faults={}))
+    s = simulate_set(SimConfig(seed=5, reps=4, stoop=True, errors=IDEAL, rates_hz=FAST, faults={}))
     trunk = _gravity_angle_at_bottoms(s, "thoracic")
     pelvis = _gravity_angle_at_bottoms(s, "sacrum")
     share = pelvis / trunk
@@ -320,7 +311,7 @@ def test_stoop_reps_round_the_lumbar_spine():
 
 
 def test_seated_hinges_pivot_about_a_fixed_hip_from_a_still_seated_start():
-    s = simulate_set(SimConfig(seed=6, reps=3, posture="seated", errors=ZERO, rates_hz=FAST, mounting="aligned"))
+    s = simulate_set(SimConfig(seed=6, reps=3, posture="seated", errors=IDEAL, rates_hz=FAST, mounting="aligned"))
     reps = s.truth["reps"]
     assert len(reps) == 3 and all(r["injected"] == {} for r in reps)
     assert all(30.0 <= r["depth_deg"] <= 61.0 for r in reps)
@@ -336,7 +327,7 @@ def test_seated_hinges_pivot_about_a_fixed_hip_from_a_still_seated_start():
 
 def test_upper_level_lengthens_the_thoracic_lever_arm():
     """Aligned sensors: the extra 0.23 m of lever (T12 → C7) adds exactly ω̇ × L + ω × (ω × L)."""
-    kw = dict(seed=8, reps=2, exercise="swing", errors=ZERO, rates_hz=FAST, mounting="aligned")
+    kw = dict(seed=8, reps=2, exercise="swing", errors=IDEAL, rates_hz=FAST, mounting="aligned")
     low, high = simulate_set(SimConfig(**kw)), simulate_set(SimConfig(upper_level=1.0, **kw))
     a, b = low.series["thoracic"], high.series["thoracic"]
     np.testing.assert_array_equal(a.gyr, b.gyr)
@@ -354,7 +345,7 @@ def test_upper_level_lengthens_the_thoracic_lever_arm():
 @pytest.mark.parametrize("upper_level", [0.0, 1.0])
 def test_strapped_sensor_lies_flat_on_the_skin(seed, upper_level):
     s = simulate_set(
-        SimConfig(seed=seed, reps=2, mounting="strapped", upper_level=upper_level, errors=ZERO, rates_hz=FAST)
+        SimConfig(seed=seed, reps=2, mounting="strapped", upper_level=upper_level, errors=IDEAL, rates_hz=FAST)
     )
     for sensor in ("sacrum", "thoracic"):
         p = s.sensor_params[sensor]
@@ -396,7 +387,7 @@ def test_averaged_sampling_is_the_boxcar_mean_of_the_sample_period():
     expected = np.column_stack([mean_sin, mean_cos, np.full_like(ts, 2.0)])
     np.testing.assert_allclose(got, expected, atol=1e-4)  # trapezoid integration error at 1 kHz
     # end to end: a 50 Hz averaged sensor against the boxcar mean of the same sensor read at 1 kHz
-    kw = dict(seed=9, reps=2, errors=ZERO, mounting="aligned")
+    kw = dict(seed=9, reps=2, errors=IDEAL, mounting="aligned")
     dense = simulate_set(SimConfig(rates_hz={"sacrum": 1000.0, "thoracic": 1000.0}, **kw)).series["thoracic"]
     avg = simulate_set(SimConfig(rates_hz={"sacrum": 50.0, "thoracic": 50.0}, sample_mode="averaged", **kw))
     inst = simulate_set(SimConfig(rates_hz={"sacrum": 50.0, "thoracic": 50.0}, **kw)).series["thoracic"]
