@@ -144,10 +144,15 @@ def test_duration_stops_the_run_on_the_session_clock(faulty_rec, tmp_path):
     assert session.status().state == "stopped" and session.recorder.closed
 
 
+def _replay_on_fake_clock(path):
+    """A session replaying `path` at real speed on an injected clock starting at 0 s: (clock, session)."""
+    clock = FakeClock(t=0.0)
+    return clock, Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
+
+
 def test_seek_restarts_the_analysis_and_reaches_the_same_result(faulty_rec):
     _, path, _ = faulty_rec
-    clock = FakeClock(t=0.0)
-    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
+    clock, session = _replay_on_fake_clock(path)
     first_generation = session.generation
 
     async def main():
@@ -176,8 +181,7 @@ def test_seek_rebuilds_in_steps_with_the_loop_running_and_a_newer_seek_wins(faul
     reps in the end are those of one tracker fed the whole recording."""
     monkeypatch.setattr(session_module, "_REBUILD_CHUNK", 20)  # 0.4 s of the 2 x 25 packets/s pair
     _, path, _ = faulty_rec
-    clock = FakeClock(t=0.0)
-    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
+    clock, session = _replay_on_fake_clock(path)
     first_generation = session.generation
 
     async def main():
@@ -213,8 +217,7 @@ def test_seek_rebuilds_in_steps_with_the_loop_running_and_a_newer_seek_wins(faul
 
 def test_pause_and_speed_controls_move_replay_time(faulty_rec):
     _, path, _ = faulty_rec
-    clock = FakeClock(t=0.0)
-    session = Session(replay_source(path, speed=1.0, clock=clock), clock=clock)
+    clock, session = _replay_on_fake_clock(path)
 
     async def main():
         run = asyncio.ensure_future(session.run())
