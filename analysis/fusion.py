@@ -29,7 +29,7 @@ from vqf import VQF, offlineVQF
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.still import StillDetector, StillPeriodFinder, StillSettings
 
-__all__ = ["StillPeriod", "StillSettings", "OnlineFuser", "find_still_period", "fuse"]
+__all__ = ["StillPeriod", "StillSettings", "OnlineFuser", "find_still_period", "fuse", "still_gyro_bias"]
 
 log = logging.getLogger(__name__)
 
