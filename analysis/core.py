@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hinge.analysis.angles import segment_angles_deg
+from hinge.analysis.bridge import BridgeSettings
 from hinge.analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
 from hinge.analysis.faults import FaultLimits, classify
 from hinge.analysis.reps import RepSettings
@@ -26,6 +27,7 @@ from hinge.analysis.segmenter import RepRecord
 from hinge.analysis.still import StillSettings
 
 SENSORS = ("sacrum", "thoracic")
+OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 METRICS = ("depth_deg", "trunk_top_deg", "pelvis_top_deg", "lumbar_top_deg", "lumbar_flexion_max_deg")
 SAMPLE_KINDS = ("instant", "averaged")
 
@@ -39,7 +41,7 @@ class Settings:
     low-pass of the angles, offline only (None = off); gap_s: missing data inside a rep beyond which the
     rep is a gap; samples: "instant" (a sample is the value at its time stamp) or "averaged" (the mean
     over the period before it: many MEMS parts decimate that way), which sets the fusion's time shift
-    (`quat_shift_s`).
+    (`quat_shift_s`); bridge: how gyro holes are filled from the other sensor (`hinge.analysis.bridge`).
     """
 
     still: StillSettings = field(default_factory=lambda: StillSettings(max_duration_s=3.0))
@@ -55,6 +57,7 @@ class Settings:
     max_axis_spread_deg: float = 15.0
     max_hip_rise_m: float = 0.25
     swap_margin_deg: float = 1.5
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
 
 
 def quat_shift_s(rate_hz: float, samples: str = "instant") -> float:

@@ -18,9 +18,11 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
+from hinge.analysis.bridge import bridge_holes
 from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
 from hinge.analysis.core import (
     METRICS,
+    OTHER,
     SENSORS,
     SWAP_MESSAGE,
     PlacementCheck,
@@ -169,8 +171,10 @@ def analyze(
         s = series[name]
         t = np.asarray(s.t, dtype=float)
         tg = uniform_grid(t[0], t[-1], timings[name].rate_hz)
-        period = 1.0 / timings[name].rate_hz
-        grids[name] = (tg, resample(t, s.acc, tg, period), resample(t, s.gyr, tg, period))
+        grids[name] = (tg, resample(t, s.acc, tg), resample(t, s.gyr, tg))
+    for name in SENSORS:  # gyro holes bridged with the other sensor's motion
+        (tg, _, gyr), other = grids[name], grids[OTHER[name]]
+        bridge_holes(tg, gyr, timings[name].holes, other[0], other[2], timings[OTHER[name]].holes, settings.bridge)
 
     # common grid over the overlap, at the faster sensor's rate
     rate = max(tm.rate_hz for tm in timings.values())

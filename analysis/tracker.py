@@ -5,9 +5,10 @@
     out.frames   # (n, 4): t, pelvis_deg, trunk_deg, lumbar_deg on the common grid
     out.events   # Calibrated, Alert (a limit crossed, raised at once), Rep (a finished rep, analyzer dict)
 
-Per sensor (depends on that sensor's samples only): uniform resampling (holes bridged and remembered),
-still flags (`hinge.analysis.still`), and causal VQF. The fusion holds its first seconds until the sensor's
-first still period gives the gyro bias (at most `NeutralSettings.fallback_s`; then VQF's own estimate).
+Per sensor: uniform resampling (holes remembered; gyro holes bridged from the other sensor's motion,
+`hinge.analysis.bridge`, with the very rows the offline bridge reads), still flags
+(`hinge.analysis.still`), and causal VQF. The fusion holds its first seconds until the sensor's first
+still period gives the gyro bias (at most `NeutralSettings.fallback_s`; then VQF's own estimate).
 Both sensors, frame by frame on the common grid and in time order: the neutral posture
 (`NeutralFinder`: the first both-still period; with none after `fallback_s` the same fallbacks as offline
 — a pause, else the quietest second — refined when a still period comes), the sagittal axes
@@ -25,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from hinge.analysis.bridge import bridge_hole, hole_rows
 from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
 from hinge.analysis.core import (
+    OTHER,
     SENSORS,
     SWAP_MESSAGE,
     PlacementCheck,
@@ -47,6 +50,7 @@ from hinge.analysis.timing import holes_and_lost, resample
 
 _OUT_COLS = 9  # t, g (3), acc (3), still, motion
 HOLD_FRAMES_S = 60.0  # frames kept while waiting for the first forward bend
+BRIDGE_CONTEXT_S = 60.0  # bridge context kept at most (the other sensor may lag this much and still be bridged)
 RECENT_FRAMES_S = 30.0  # (t, hip vertical acceleration, lean) kept for the sit/stand check of a rep
 
 
@@ -97,11 +101,18 @@ class TrackerOutput:
 
 
 class _SensorStream:
-    """One sensor: uniform resampling, still flags, fusion (held until the gyro bias is known)."""
+    """One sensor: uniform resampling, gyro holes bridged with the other sensor's motion, still flags,
+    fusion (held until the gyro bias is known).
+
+    Grid rows wait in `pending` from the first row of a hole that can be bridged
+    (`hinge.analysis.bridge`) until both sensors' grids reach `fit_after_s` past it, so that the bridge
+    sees what the offline one sees. (That costs no latency: frames on the common grid wait for the slower
+    sensor anyway.) `context` keeps the rows passed on that a bridge of either sensor may still read."""
 
     def __init__(self, name: str, rate_hz: float, settings: Settings):
         self.name = name
         self.rate = float(rate_hz)
+        self.bridge = settings.bridge
         self.t0: float | None = None
         self.tail_t = np.zeros(0)  # the last (up to 3) samples: context for the next chunk's interpolation
         self.tail_x = np.zeros((0, 6))
@@ -109,6 +120,10 @@ class _SensorStream:
         self.holes: list[tuple[float, float, float]] = []
         self.n_samples = 0
         self.lost = 0
+        self.open: list[tuple[float, float]] = []  # holes to bridge whose rows are still pending
+        self.pending: list[np.ndarray] = []  # grid rows t, acc, gyr not passed on yet
+        self.context: list[np.ndarray] = []  # grid rows passed on, newest BRIDGE_CONTEXT_S
+        self.last_t = -np.inf  # newest grid time
         self.still = StillDetector(rate_hz, settings.still)
         self.bias_finder = StillPeriodFinder(rate_hz, settings.still)
         self.max_hold = int(round(settings.neutral.fallback_s * rate_hz))
@@ -119,9 +134,54 @@ class _SensorStream:
         self.out: list[np.ndarray] = []  # fused rows (see _OUT_COLS)
 
     def feed(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
+        n_holes = len(self.holes)
         tg, xg = self._resample(t, acc, gyr)
-        if len(tg) == 0:
+        self.open.extend((tb, ta) for tb, ta, _ in self.holes[n_holes:] if ta - tb <= self.bridge.max_hole_s)
+        if len(tg):
+            self.pending.append(np.column_stack((tg, xg)))
+            self.last_t = float(tg[-1])
+
+    def release(self, other: _SensorStream, final: bool = False) -> None:
+        """Pass on the pending rows up to the first hole that cannot be bridged yet (`final`: the data
+        ended, bridge with what there is)."""
+        if not self.pending:
             return
+        rows = self.pending[0] if len(self.pending) == 1 else np.vstack(self.pending)
+        while self.open:
+            tb, ta = self.open[0]
+            need = ta + self.bridge.fit_after_s
+            if not final and min(self.last_t, other.last_t) < need:
+                break
+            own = np.vstack((*self.context, rows))
+            theirs = np.vstack((*other.context, *other.pending)) if other.context or other.pending else np.zeros((0, 7))
+            bridged = bridge_hole(
+                own[:, 0], own[:, 4:7], (tb, ta), np.array(self.holes).reshape(-1, 3),
+                theirs[:, 0], theirs[:, 4:7], np.array(other.holes).reshape(-1, 3), self.bridge,
+            )
+            if bridged is not None:
+                lo, hi = hole_rows(rows[:, 0], tb, ta)
+                rows[lo:hi, 4:7] = bridged
+            self.open.pop(0)
+        cut = hole_rows(rows[:, 0], *self.open[0])[0] if self.open else len(rows)
+        self.pending = [rows[cut:]] if cut < len(rows) else []
+        if cut:
+            self._pass_on(rows[:cut])
+            self.context.append(rows[:cut])
+
+    @property
+    def horizon(self) -> float:
+        """The earliest hole start a bridge of this sensor may still need context for."""
+        return self.open[0][0] if self.open else self.last_t
+
+    def trim(self, horizon: float) -> None:
+        """Forget context rows that no bridge reads: older than the fit window before `horizon` (the
+        earlier of the two sensors'), and at most `BRIDGE_CONTEXT_S` behind this sensor's newest row."""
+        keep_from = max(horizon - self.bridge.fit_before_s - 0.1, self.last_t - BRIDGE_CONTEXT_S)
+        while len(self.context) > 1 and self.context[1][0, 0] <= keep_from:
+            self.context.pop(0)
+
+    def _pass_on(self, grid: np.ndarray) -> None:
+        tg, xg = grid[:, 0], grid[:, 1:7]
         flags, motion = self.still.feed(xg[:, :3], xg[:, 3:])
         rows = np.column_stack((tg, xg, flags, motion))
         if self.fuser is not None:
@@ -176,7 +236,7 @@ class _SensorStream:
         ks = np.arange(self.k_next, k_last + 1)
         self.k_next = max(self.k_next, k_last + 1)
         tg = self.t0 + ks / self.rate
-        return tg, resample(tt, xx, tg, 1.0 / self.rate)
+        return tg, resample(tt, xx, tg)
 
 
 @dataclass
@@ -259,6 +319,11 @@ class Tracker:
         for h in st.holes[n_holes:]:
             if h[2] > self.settings.gap_s:
                 self._hole_end = max(self._hole_end, h[1])
+        for name, s in self.streams.items():
+            s.release(self.streams[OTHER[name]])
+        horizon = min(s.horizon for s in self.streams.values())
+        for s in self.streams.values():
+            s.trim(horizon)
         block = self._block()
         frames = self._process(block, events) if block is not None else np.zeros((0, 4))
         return TrackerOutput(frames, events)
@@ -266,11 +331,14 @@ class Tracker:
     def finish(self) -> TrackerOutput:
         """End of the set: close the rep in progress."""
         events: list = []
-        frames = np.zeros((0, 4))
+        for name, s in self.streams.items():
+            s.release(self.streams[OTHER[name]], final=True)
+        block = self._block()
+        frames = self._process(block, events) if block is not None else np.zeros((0, 4))
         if self.axes is None and self._held and self._learner is not None:  # a single bend: take what there is
             out: list = []
             self._new_axes(self._learner.axes(), out, events)
-            frames = np.vstack(out) if out else frames
+            frames = np.vstack([frames, *out])
         if self._last_frame_t is not None and self.axes is not None:
             for rec in self.segmenter.finish(self._last_frame_t):
                 self._rep_done(rec, events)
