@@ -217,6 +217,24 @@ def hip_rise_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, rec: RepReco
         return 0.0
     i0 = int(b0 + np.argmin(lean[b0:b1]))
     i1 = int(a0 + np.argmin(lean[a0:a1]))
+    return _rise(t, hip_az, i0, i1)
+
+
+def hip_rise_so_far_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, start_s: float) -> tuple[float, float]:
+    """`hip_rise_m` of the rep in progress, from the upright moment before its start (`start_s`) to the
+    last frame given (taken as a moment of rest: at a rep's top, or seated after sitting down); and the
+    hips' vertical velocity (m/s, + up) at that last frame, integrated from rest at the first."""
+    b0 = int(np.searchsorted(t, start_s - TRANSFER_BEFORE_S, side="left"))
+    b1 = int(np.searchsorted(t, start_s, side="right"))
+    if b1 <= b0:
+        return 0.0, 0.0
+    i0 = int(b0 + np.argmin(lean[b0:b1]))
+    return _rise(t, hip_az, i0, len(t) - 1), float(np.sum(hip_az[i0:]) * (t[1] - t[0])) if len(t) > 1 else 0.0
+
+
+def _rise(t: np.ndarray, hip_az: np.ndarray, i0: int, i1: int) -> float:
+    """Vertical displacement (m) from frame i0 to i1, both at rest: the acceleration integrated twice, the
+    velocity's linear trend removed (v = 0 at both ends)."""
     if i1 - i0 < 3:
         return 0.0
     dt = float(t[1] - t[0])

@@ -35,6 +35,8 @@ from hinge.analysis.core import (
     PlacementCheck,
     Settings,
     frame_angles,
+    hip_rise_m,
+    hip_rise_so_far_m,
     hip_vertical_acc,
     neutral_up,
     quat_shift_s,
@@ -51,6 +53,7 @@ from hinge.analysis.timing import holes_and_lost, resample
 _OUT_COLS = 9  # t, g (3), acc (3), still, motion
 HOLD_FRAMES_S = 60.0  # frames kept while waiting for the first forward bend
 BRIDGE_CONTEXT_S = 60.0  # bridge context kept at most (the other sensor may lag this much and still be bridged)
+SEATING_SPEED_M_S = 0.1  # hips going down faster than this while upright may be sitting down
 RECENT_FRAMES_S = 30.0  # (t, hip vertical acceleration, lean) kept for the sit/stand check of a rep
 
 
@@ -299,6 +302,8 @@ class Tracker:
         self._recent: list[np.ndarray] = []  # (n, 3) t, hip vertical acceleration, lean
         self._placement = PlacementCheck(self.settings.swap_margin_deg)
         self.swap_suspected = False
+        self._seated = False  # the last sit/stand the check rejected was sitting down
+        self._transfer_rep = -np.inf  # start of the rep in progress once it is known to be a sit or stand
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -522,7 +527,10 @@ class Tracker:
         self._alerted = {}
         if rec.valid:
             recent = np.vstack(self._recent)
-            rec = reject_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
+            checked = reject_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
+            if not checked.valid:  # sat down or stood up: the next excursion starts seated or standing
+                self._seated = hip_rise_m(recent[:, 0], recent[:, 1], recent[:, 2], rec) < 0
+            rec = checked
         if not rec.valid:
             return
         self._placement.add(rec)
@@ -539,23 +547,48 @@ class Tracker:
         if c is None or c.bottom_t == -np.inf:
             return
         s = self.settings
-        if c.bottom_t - c.before_min_t < s.reps.min_rom_deg or c.side_max > s.reps.max_side_ratio * c.bottom_t:
+        # the rep gate's range is depth − max(top, the low before it); the top is not known yet, and a rep
+        # comes back to the neutral (0°): a squat down to the weight leaning 20° is not a hinge
+        depth = c.bottom_t - max(c.before_min_t, 0.0)
+        if depth < s.reps.min_rom_deg or c.side_max > s.reps.max_side_ratio * c.bottom_t:
             return  # not (yet) a hinge rep
         if self._hole_end > c.start_s:
             return  # data hole inside the rep: it will not be judged
         if self._placement.doubt(c.pelvis_max - c.bottom_t):
             return  # the sensors look swapped: no cue from swapped angles
+        if self._seated and c.top_s is None:
+            return  # after sitting down, a bend is told from standing up only once it is upright again
         values = {
             "trunk_top_deg": c.top_t,
             "pelvis_top_deg": c.top_p,
             "lumbar_top_deg": c.top_l,
             "lumbar_flexion_max_deg": c.lumbar_max,
         }
+        due = []
         for kind, (metric, cue) in FAULTS.items():
             value = values[metric]
             if not math.isfinite(value):
                 continue
             severity = s.limits.severity(kind, value)
             if severity and self._alerted.get(kind) != "fault" and self._alerted.get(kind) != severity:
-                self._alerted[kind] = severity
-                events.append(Alert(t_now, kind, severity, round(float(value), 1), cue))
+                due.append((kind, severity, value, cue))
+        if due and c.top_s is not None:  # upright again: are the hips where they were before the rep?
+            if self._transfer_rep == c.start_s:
+                return
+            rise, v = self._rise_so_far(c.start_s, t_now)
+            if abs(rise) > s.max_hip_rise_m:  # far lower or higher: sitting down or standing up, no cue
+                self._transfer_rep = c.start_s
+                return
+            if rise < -0.5 * s.max_hip_rise_m and v < -SEATING_SPEED_M_S:
+                return  # low and still going down, upright: maybe onto a seat; the next frames tell
+        for kind, severity, value, cue in due:
+            self._alerted[kind] = severity
+            events.append(Alert(t_now, kind, severity, round(float(value), 1), cue))
+
+    def _rise_so_far(self, start_s: float, t_now: float) -> tuple[float, float]:
+        """How far (m) the hips are now above where they were before the rep in progress began, and how
+        fast they move (m/s) (`hip_rise_so_far_m`; the sit/stand check `reject_transfer` allows
+        `max_hip_rise_m`)."""
+        recent = np.vstack(self._recent)
+        k = int(np.searchsorted(recent[:, 0], t_now, side="right"))
+        return hip_rise_so_far_m(recent[:k, 0], recent[:k, 1], recent[:k, 2], start_s)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from hinge.analysis.core import Settings
+from hinge.analysis.faults import FAULTS, FaultLimits
 from hinge.analysis.pipeline import analyze
-from hinge.analysis.tracker import Calibrated, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Rep
 from hinge.cli import main
 from hinge.inputs import load_samples
 from hinge.sensing.simulator import CLEAN, EXERCISES, REALISTIC, SimConfig, lab_protocol
@@ -172,3 +173,27 @@ def test_a_swaying_stand_gives_the_gyro_bias_without_the_sway():
     configs = [(f"swing/{seed}", SimConfig(exercise="swing", reps=5, seed=seed, errors=ideal)) for seed in (0, 1)]
     score = _score(configs, "live")
     assert not score.count_mismatch and score.rms() <= 0.3, score.line()
+
+
+@pytest.mark.parametrize("movement", ["sit_stand", "setup"])
+def test_live_cues_come_in_reps_not_while_sitting_down_standing_up_or_squatting_to_the_weight(movement):
+    """Between reps the lifter sits down on a bench and stands up again, or squats down to the weight: no
+    live cue then (the excursion is no hinge, and the old tracker cued a tucked pelvis in every seated
+    pause). Every rep whose true metric (the generator's) is 2° past a fault limit still gets its cue."""
+    outside, missed = [], []
+    for ex in EXERCISES:
+        for seed in (0, 1, 2):
+            sim = simulated(SimConfig(exercise=ex, reps=4, seed=seed, errors=REALISTIC, movements=(movement,)))
+            _, events = live_run(sim, exercise=ex)
+            alerts = [e for e in events if isinstance(e, Alert)]
+            windows = [(r["start_s"] - 0.3, r["end_s"] + 0.3) for r in sim.truth["reps"]]
+            outside += [(ex, seed, a.kind, round(a.t, 1)) for a in alerts
+                        if not any(lo <= a.t <= hi for lo, hi in windows)]
+            for r, (lo, hi) in zip(sim.truth["reps"], windows, strict=True):
+                for kind, (metric, _cue) in FAULTS.items():
+                    fault = FaultLimits().limits[kind][1]
+                    clearly = r[metric] <= fault - 2.0 if fault < 0 else r[metric] >= fault + 2.0
+                    if clearly and not r["gap"] and not any(a.kind == kind and lo <= a.t <= hi for a in alerts):
+                        missed.append((ex, seed, r["index"], kind, round(r[metric], 1)))
+    assert not outside, outside
+    assert not missed, missed
