@@ -207,3 +207,70 @@ def test_csv_round_trip_is_lossless_to_the_microsecond(tmp_path):
         np.testing.assert_allclose(back[name].t, s.t, atol=1e-6)
         np.testing.assert_allclose(back[name].acc, s.acc, atol=1e-6)
         np.testing.assert_allclose(back[name].gyr, s.gyr, atol=1e-6)
+
+
+# --- the long-set path: one sensor fused in a forked child, its result sent back through a pipe ---
+
+
+def _square(job):
+    if isinstance(job, str):
+        return job * 2  # not an array: pickled whole
+    return np.asarray(job) ** 2
+
+
+def _fail(job):
+    from hinge.analysis.errors import AnalysisError
+
+    if job == "bad":
+        raise AnalysisError("fuse: acc must have shape (N, 3), got (5,)")
+    if job == "die":
+        import os
+
+        os._exit(3)
+    return job
+
+
+def _no_children_left() -> bool:
+    import os
+
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_forked_map_returns_what_map_does():
+    from hinge.commands.analyze import _forked_map
+
+    jobs = [np.arange(12.0).reshape(4, 3), np.arange(6, dtype=np.int32), "ab", np.ones((3, 4))]
+    got = _forked_map(_square, jobs)
+    want = [_square(j) for j in jobs]
+    assert got[2] == "abab"
+    for g, w in zip(got[:2] + got[3:], want[:2] + want[3:], strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape and np.array_equal(g, w)
+    assert _no_children_left()
+
+
+def test_forked_map_raises_the_childs_error_and_a_dead_child_is_one_line():
+    from hinge.analysis.errors import AnalysisError
+    from hinge.commands.analyze import _forked_map
+
+    with pytest.raises(AnalysisError, match=r"got \(5,\)"):
+        _forked_map(_fail, ["bad", "ok"])
+    with pytest.raises(RuntimeError, match="worker process ended without sending its result"):
+        _forked_map(_fail, ["die", "ok"])
+    assert _no_children_left()
+
+
+def test_long_set_path_gives_the_same_json_as_one_process(monkeypatch, set_csv):
+    import hinge.commands.analyze as cmd
+    from hinge.analysis.pipeline import analyze
+
+    samples = read_csv(set_csv[0])
+    serial = analyze(samples, exercise="swing").to_json("x")
+    monkeypatch.setattr(cmd, "PARALLEL_ABOVE_SAMPLES", 0)
+    calls = []
+    monkeypatch.setattr(cmd, "_fork_job", lambda fn, job, real=cmd._fork_job: calls.append(1) or real(fn, job))
+    assert json.dumps(cmd.analyze_samples(samples, exercise="swing").to_json("x")) == json.dumps(serial)
+    assert calls == [1]  # one sensor in a child, the other here
