@@ -18,7 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor, norm3
 from hinge.analysis.core import (
     METRICS,
     SENSORS,
@@ -219,7 +219,7 @@ def analyze(
         tg, acc, _ = grids[name]
         ts = tg + quat_shift_s(timings[name].rate_hz, settings.samples)
         g[name] = resample(ts, gravity_in_sensor(quats[name]), tc)
-        g[name] /= np.linalg.norm(g[name], axis=1, keepdims=True)
+        g[name] /= norm3(g[name])[:, None]
         acc_c[name] = resample(tg, acc, tc)
     neutral = (tc >= n_start) & (tc <= n_end)
     if not neutral.any():
