@@ -274,3 +274,17 @@ def test_long_set_path_gives_the_same_json_as_one_process(monkeypatch, set_csv):
     monkeypatch.setattr(cmd, "_fork_job", lambda fn, job, real=cmd._fork_job: calls.append(1) or real(fn, job))
     assert json.dumps(cmd.analyze_samples(samples, exercise="swing").to_json("x")) == json.dumps(serial)
     assert calls == [1]  # one sensor in a child, the other here
+
+
+def test_no_history_does_not_hash_the_file(monkeypatch, set_csv, tmp_path, capsys):
+    """The content hash only identifies a stored set: --no-history skips reading the file a second time."""
+    import hinge.sets
+
+    hashed = []
+    real = hinge.sets.content_hash
+    monkeypatch.setattr(hinge.sets, "content_hash", lambda p: hashed.append(p) or real(p))
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--no-history"]) == 0
+    assert hashed == []
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--db", str(tmp_path / "h.db")]) == 0
+    assert len(hashed) == 1
+    capsys.readouterr()

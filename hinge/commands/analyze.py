@@ -160,7 +160,7 @@ def run(args) -> int:
     )
     aset = analyse_file(
         path, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
-        analyse=analyze_samples, swap=args.swap,
+        analyse=analyze_samples, swap=args.swap, identify=not args.no_history,
     )
     result = aset.result
     if args.out:
