@@ -140,9 +140,50 @@ def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
     return gaussian_filter1d(x, sigma_s * fs, mode="nearest")
 
 
-def _fuse_job(job) -> np.ndarray:
-    acc, gyr, rate_hz, offline, bias, still = job
-    return fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=bias is None, still_settings=still)
+def _gravity_job(job) -> np.ndarray:
+    """One sensor's fusion and what the analysis keeps of it: gravity directions (n, 3) on the common
+    grid (unit vectors, sensor frame). job: (acc, gyr, rate_hz, offline, bias, still settings, ts: the
+    times of the quaternions, tc: the common grid)."""
+    acc, gyr, rate_hz, offline, bias, still, ts, tc = job
+    quats = fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=bias is None, still_settings=still)
+    g = resample(ts, gravity_in_sensor(quats), tc)
+    g /= norm3(g)[:, None]
+    return g
+
+
+def _still_both(
+    grids: dict[str, tuple[np.ndarray, ...]], timings: dict[str, Timing], tc: np.ndarray, settings: Settings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where both sensors are still on the common grid tc (bool (n,)) and their summed motion (n,) rad/s,
+    from each sensor's grid (tg, acc, gyr)."""
+    both = np.ones(len(tc), dtype=bool)
+    motion = np.zeros(len(tc))
+    for name, (tg, acc, gyr) in grids.items():
+        flags, mot = still_flags(acc, gyr, timings[name].rate_hz, settings.still)
+        both &= np.interp(tc, tg, flags.astype(float)) > 0.5
+        motion += np.interp(tc, tg, mot)
+    return both, motion
+
+
+def _fused_gravity(
+    grids: dict[str, tuple[np.ndarray, ...]],
+    timings: dict[str, Timing],
+    tc: np.ndarray,
+    neutral_s: tuple[float, float],
+    use_still: bool,
+    settings: Settings,
+    mapper: Callable,
+) -> dict[str, np.ndarray]:
+    """Both sensors fused by mapper (`_gravity_job`), each with its gyro bias from the neutral window
+    neutral_s (start, end) s when use_still and the window has samples: their gravity directions on tc."""
+    jobs = []
+    for name, (tg, acc, gyr) in grids.items():
+        still = (tg >= neutral_s[0]) & (tg <= neutral_s[1])
+        use = use_still and still.any()
+        bias = still_gyro_bias(acc[still], gyr[still], timings[name].rate_hz) if use else None
+        ts = tg + quat_shift_s(timings[name].rate_hz, settings.samples)
+        jobs.append((acc, gyr, timings[name].rate_hz, settings.offline, bias, settings.still, ts, tc))
+    return dict(zip(grids, mapper(_gravity_job, jobs), strict=True))
 
 
 def analyze(
@@ -154,8 +195,9 @@ def analyze(
 ) -> Analysis:
     """Analyse a set. series: {'sacrum': samples, 'thoracic': samples} (see module docstring).
 
-    mapper: a `map`-like callable that runs the per-sensor fusion jobs; pass a process pool's `map` to
-    fuse both sensors in parallel on long sets (fusion is most of the work and holds the GIL).
+    mapper: a `map`-like callable that runs the per-sensor fusion jobs (fusion and gravity on the common
+    grid); pass a process pool's `map` to fuse both sensors in parallel on long sets (fusion is most of the
+    work and holds the GIL).
     """
     settings = settings or Settings()
     if exercise not in EXERCISES:
@@ -181,13 +223,7 @@ def analyze(
     tc = uniform_grid(t0, t1, rate)
 
     # neutral posture: the first period where both sensors are still (the one still detector)
-    both = np.ones(len(tc), dtype=bool)
-    motion = np.zeros(len(tc))
-    for name in SENSORS:
-        tg, acc, gyr = grids[name]
-        flags, mot = still_flags(acc, gyr, timings[name].rate_hz, settings.still)
-        both &= np.interp(tc, tg, flags.astype(float)) > 0.5
-        motion += np.interp(tc, tg, mot)
+    both, motion = _still_both(grids, timings, tc, settings)
     finder = NeutralFinder(rate, settings.still, settings.neutral)
     if finder.feed(tc, both, motion) is not None or finder.pending_run_s() is not None:
         n_start, n_end = finder.found or finder.pending_run_s()
@@ -203,24 +239,10 @@ def analyze(
                 "angles are less reliable"
             )
 
-    # fusion, with each sensor's gyro bias from the neutral window when it is still
-    jobs = []
-    for name in SENSORS:
-        tg, acc, gyr = grids[name]
-        still = (tg >= n_start) & (tg <= n_end)
-        use = quality != "no_still_period" and still.any()
-        bias = still_gyro_bias(acc[still], gyr[still], timings[name].rate_hz) if use else None
-        jobs.append((acc, gyr, timings[name].rate_hz, settings.offline, bias, settings.still))
-    quats = dict(zip(SENSORS, mapper(_fuse_job, jobs), strict=True))
-
-    # gravity and specific force of both sensors on the common grid
-    g, acc_c = {}, {}
-    for name in SENSORS:
-        tg, acc, _ = grids[name]
-        ts = tg + quat_shift_s(timings[name].rate_hz, settings.samples)
-        g[name] = resample(ts, gravity_in_sensor(quats[name]), tc)
-        g[name] /= norm3(g[name])[:, None]
-        acc_c[name] = resample(tg, acc, tc)
+    # fusion (each sensor's gyro bias from the neutral window when it is still), gravity on the common grid
+    g = _fused_gravity(grids, timings, tc, (n_start, n_end), quality != "no_still_period", settings, mapper)
+    acc_c = {name: resample(tg, acc, tc) for name, (tg, acc, _) in grids.items()}  # specific force, common grid
+    del grids  # not needed further: their memory goes to what follows (fewer fresh pages to touch)
     neutral = (tc >= n_start) & (tc <= n_end)
     if not neutral.any():
         neutral[int(np.argmin(np.abs(tc - n_start)))] = True
