@@ -288,3 +288,30 @@ def test_no_history_does_not_hash_the_file(monkeypatch, set_csv, tmp_path, capsy
     assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--db", str(tmp_path / "h.db")]) == 0
     assert len(hashed) == 1
     capsys.readouterr()
+
+
+def test_scipy_is_imported_in_the_background_and_joined_before_the_analysis(monkeypatch, set_csv, capsys):
+    """The low-pass's library is imported on a thread while the input is read; the thread has ended before
+    the analysis (and any fork) starts; a module that cannot be imported makes no noise there."""
+    import threading
+
+    import hinge.commands.analyze as cmd
+
+    started, alive_at_analysis = [], []
+    real_start, real_analyze = cmd._import_in_background, cmd.analyze_samples
+
+    def start(name):
+        started.append(name)
+        return real_start(name)
+
+    def analyze_samples(samples, **kw):
+        alive_at_analysis.append([t.name for t in threading.enumerate() if t.name.startswith("import ")])
+        return real_analyze(samples, **kw)
+
+    monkeypatch.setattr(cmd, "_import_in_background", start)
+    monkeypatch.setattr(cmd, "analyze_samples", analyze_samples)
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--no-history"]) == 0
+    assert started == ["scipy.ndimage"] and alive_at_analysis == [[]]
+    capsys.readouterr()
+    real_start("hinge_no_such_module").join()
+    assert capsys.readouterr().err == ""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import importlib
 import json
 import os
 import pickle
 import struct
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -158,9 +161,15 @@ def run(args) -> int:
     base, athlete = judging_limits(
         path, recording_header(path), args.athlete, from_recording=args.limits_from_recording
     )
+    importing = _import_in_background("scipy.ndimage")  # the low-pass's library, while the input is read
+
+    def analyse(samples, **kw):
+        importing.join()  # done before the fusion forks: a child must not inherit a half-held import lock
+        return analyze_samples(samples, **kw)
+
     aset = analyse_file(
         path, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
-        analyse=analyze_samples, swap=args.swap, identify=not args.no_history,
+        analyse=analyse, swap=args.swap, identify=not args.no_history,
     )
     result = aset.result
     if args.out:
@@ -173,6 +182,20 @@ def run(args) -> int:
         print(f"hinge analyze: warning: {w}", file=sys.stderr)
     store(args, [aset])
     return 0
+
+
+def _import_in_background(name: str) -> threading.Thread:
+    """Import a module the analysis imports late on a thread, started before the input is read: pyarrow's
+    CSV parser releases the GIL, so scipy.ndimage's ~0.2-s import (the low-pass) overlaps the parsing
+    instead of following it. A failed import is left to the analysis, which raises it where it imports."""
+
+    def run() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name=f"import {name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _file_settings(args, path, config) -> tuple:
