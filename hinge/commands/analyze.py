@@ -172,10 +172,11 @@ def run(args) -> int:
         analyse=analyse, swap=args.swap, identify=not args.no_history,
     )
     result = aset.result
+    text = json.dumps(result, indent=2) if args.out or args.json else ""  # made once for both
     if args.out:
-        write_json(args.out, result)
+        write_json(args.out, text)
     if args.json:
-        print(json.dumps(result, indent=2))  # one write (json.dump writes each token: ~70 k writes for 1000 reps)
+        print(text)  # one write (json.dump writes each token: ~70 k writes for 1000 reps)
     else:
         print(format_report(result, title=f"hinge analyze {path}"))
     for w in result["warnings"]:
@@ -210,12 +211,13 @@ def _file_settings(args, path, config) -> tuple:
     return settings_from_args(args, base=base), args.exercise, athlete
 
 
-def write_json(out: str, result: dict) -> None:
-    """--out: the analyzer JSON, its folder made when missing; a place that cannot be written is one line."""
+def write_json(out: str, text: str) -> None:
+    """--out: the analyzer JSON (`json.dumps(result, indent=2)`), its folder made when missing; a place that
+    cannot be written is one line."""
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        path.write_text(text + "\n")
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
