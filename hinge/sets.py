@@ -161,7 +161,7 @@ def analyse_file(
     samples = load_samples(path, swap=swap)
     info = set_info(path, exercise=exercise, athlete=athlete, date=date, identify=identify)
     info = SetInfo(**{**info.__dict__, "file": name})
-    a = analyse(samples, exercise=info.exercise, settings=settings)
+    a = analyse(samples, exercise=info.exercise, settings=settings, consume=True)  # samples: freed once gridded
     result = a.to_json(name)
     result["athlete"] = info.athlete
     result["limits_deg"] = limits_json(settings.limits.limits)

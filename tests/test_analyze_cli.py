@@ -315,3 +315,25 @@ def test_scipy_is_imported_in_the_background_and_joined_before_the_analysis(monk
     capsys.readouterr()
     real_start("hinge_no_such_module").join()
     assert capsys.readouterr().err == ""
+
+
+def test_consume_frees_the_samples_before_fusion_and_changes_nothing(set_csv):
+    """analyze(consume=True) takes the samples out of the dict once on the grids: by the time the fusion
+    jobs run nothing holds the raw arrays any more, and the result is the same as without."""
+    import gc
+    import weakref
+
+    from hinge.analysis.pipeline import analyze
+
+    series = read_csv(set_csv[0])
+    refs = [weakref.ref(getattr(s, f)) for s in series.values() for f in ("t", "acc", "gyr")]
+    alive_at_fusion = []
+
+    def mapper(fn, jobs):
+        gc.collect()
+        alive_at_fusion.append(sum(r() is not None for r in refs))
+        return map(fn, jobs)
+
+    got = analyze(series, exercise="swing", mapper=mapper, consume=True).to_json("x")
+    assert series == {} and alive_at_fusion == [0]
+    assert json.dumps(got) == json.dumps(analyze(read_csv(set_csv[0]), exercise="swing").to_json("x"))
