@@ -230,37 +230,57 @@ def _fail(job):
     return job
 
 
-def _no_children_left() -> bool:
+def _spy_forks(monkeypatch) -> list[int]:
+    """The pids of the children `_forked_map` forks, recorded as they start."""
+    import hinge.commands.analyze as cmd
+
+    pids: list[int] = []
+    real = cmd._fork_job
+
+    def fork_job(fn, job):
+        pid, fd = real(fn, job)
+        pids.append(pid)
+        return pid, fd
+
+    monkeypatch.setattr(cmd, "_fork_job", fork_job)
+    return pids
+
+
+def _all_reaped(pids: list[int]) -> bool:
     import os
 
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False  # still ours to wait for: a zombie or a running child
+    return True
 
 
-def test_forked_map_returns_what_map_does():
+def test_forked_map_returns_what_map_does(monkeypatch):
     from hinge.commands.analyze import _forked_map
 
+    pids = _spy_forks(monkeypatch)
     jobs = [np.arange(12.0).reshape(4, 3), np.arange(6, dtype=np.int32), "ab", np.ones((3, 4))]
     got = _forked_map(_square, jobs)
     want = [_square(j) for j in jobs]
     assert got[2] == "abab"
     for g, w in zip(got[:2] + got[3:], want[:2] + want[3:], strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape and np.array_equal(g, w)
-    assert _no_children_left()
+    assert len(pids) == 3 and _all_reaped(pids)
 
 
-def test_forked_map_raises_the_childs_error_and_a_dead_child_is_one_line():
+def test_forked_map_raises_the_childs_error_and_a_dead_child_is_one_line(monkeypatch):
     from hinge.analysis.errors import AnalysisError
     from hinge.commands.analyze import _forked_map
 
+    pids = _spy_forks(monkeypatch)
     with pytest.raises(AnalysisError, match=r"got \(5,\)"):
         _forked_map(_fail, ["bad", "ok"])
     with pytest.raises(RuntimeError, match="worker process ended without sending its result"):
         _forked_map(_fail, ["die", "ok"])
-    assert _no_children_left()
+    assert len(pids) == 2 and _all_reaped(pids)
 
 
 def test_long_set_path_gives_the_same_json_as_one_process(monkeypatch, set_csv):
