@@ -33,7 +33,7 @@ from hinge.userconfig import LIMITS_FROM_RECORDING, judging_limits, recording_he
 from hinge.userconfig import load as load_user_settings
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
-PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a process pool costs more than it saves
+PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a fork costs more than it saves
 
 
 def add_arguments(p) -> None:
@@ -73,7 +73,7 @@ def _forked_map(fn, jobs) -> list:
     """map(fn, jobs) with every job but the last in a forked child and the last in this process, all at
     once (fusion holds the GIL: threads would take turns). A child inherits its job's arrays (nothing is
     pickled on the way in) and sends its result back through a pipe: a small pickled header, then an
-    array's raw bytes, read straight into the array this process keeps (a pickle of a 23-MB array costs
+    array's raw bytes, read straight into the array this process keeps (a pickle of a large array costs
     two more copies and their page faults). A child's exception is raised here."""
     jobs = list(jobs)
     children = [_fork_job(fn, job) for job in jobs[:-1]]
