@@ -59,6 +59,12 @@ def dot3(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     return a[:, 0] * v[0] + a[:, 1] * v[1] + a[:, 2] * v[2]
 
 
+def norm3(a: np.ndarray) -> np.ndarray:
+    """Row-wise Euclidean norm of a (n, 3), written out like `dot3`: the same numbers as
+    np.linalg.norm(a, axis=1) (squares summed left to right), ~8× faster (numpy reduces a 3-long axis slowly)."""
+    return np.sqrt(a[:, 0] * a[:, 0] + a[:, 1] * a[:, 1] + a[:, 2] * a[:, 2])
+
+
 def _running_sum(total: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """total + Σ rows, added one row after the other (np.cumsum is sequential): chunk-invariant."""
     return np.cumsum(np.vstack((total, rows)), axis=0)[-1]
@@ -69,7 +75,7 @@ def tilt(g: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from `up` in degrees (n,), for gravity directions g (n, 3) in the sensor frame."""
     c = dot3(g, up)
     tau = c[:, None] * up - g
-    incl = np.degrees(np.arctan2(np.linalg.norm(tau, axis=1), c))
+    incl = np.degrees(np.arctan2(norm3(tau), c))
     return tau, incl
 
 

@@ -319,6 +319,8 @@ def store(args, sets: list[AnalysedSet], *, analysed_at: str | None = None) -> N
     """Store analysed sets in the history database chosen by the command's --db / --no-history."""
     if getattr(args, "no_history", False) or not sets:
         return
+    if not all(s.info.content_hash for s in sets):
+        raise ValueError("a set analysed with identify=False has no content hash and cannot be stored")
     with History(args.db or default_path()) as db:
         db.save(sets, analysed_at=analysed_at or utc_now())
 

@@ -90,9 +90,12 @@ def iso_utc(d: dt.datetime) -> str:
     return d.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date: str = "") -> SetInfo:
+def set_info(
+    path: Path, *, exercise: str | None = None, athlete: str = "", date: str = "", identify: bool = True
+) -> SetInfo:
     """SetInfo from the file (recording header: exercise, start time, label, profiles, athlete if stored)
-    and the user's options, which win over the file."""
+    and the user's options, which win over the file. identify=False leaves content_hash '' (a set that is
+    not stored needs no identity; hashing a 60-min CSV reads its 114 MB once more)."""
     header: dict[str, Any] = {}
     if path.name.lower().endswith(RECORDING_SUFFIXES):
         from hinge.sensing.recording import read_recording
@@ -103,7 +106,7 @@ def set_info(path: Path, *, exercise: str | None = None, athlete: str = "", date
     recorded_at = date or (parse_date(header["started_at"], f"{path}: started_at") if header.get("started_at") else "")
     return SetInfo(
         file=str(path),
-        content_hash=content_hash(path),
+        content_hash=content_hash(path) if identify else "",
         exercise=exercise or header.get("exercise") or "unknown",
         recorded_at=recorded_at,
         athlete=athlete or str(header.get("athlete", "")),
@@ -149,14 +152,16 @@ def analyse_file(
     keep_frames: bool = False,
     analyse=analyze,
     swap: bool = False,
+    identify: bool = True,
 ) -> AnalysedSet:
     """Load and analyse one file. analyse: `hinge.analysis.pipeline.analyze` or a drop-in (the single-file
-    command passes its parallel-fusion variant); swap: the sensors sat on each other's places (`--swap`)."""
+    command passes its parallel-fusion variant); swap: the sensors sat on each other's places (`--swap`);
+    identify: compute the content hash (`set_info`), needed only to store the set."""
     name, path = str(path), Path(path)
     samples = load_samples(path, swap=swap)
-    info = set_info(path, exercise=exercise, athlete=athlete, date=date)
+    info = set_info(path, exercise=exercise, athlete=athlete, date=date, identify=identify)
     info = SetInfo(**{**info.__dict__, "file": name})
-    a = analyse(samples, exercise=info.exercise, settings=settings)
+    a = analyse(samples, exercise=info.exercise, settings=settings, consume=True)  # samples: freed once gridded
     result = a.to_json(name)
     result["athlete"] = info.athlete
     result["limits_deg"] = limits_json(settings.limits.limits)

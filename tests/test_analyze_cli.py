@@ -207,3 +207,153 @@ def test_csv_round_trip_is_lossless_to_the_microsecond(tmp_path):
         np.testing.assert_allclose(back[name].t, s.t, atol=1e-6)
         np.testing.assert_allclose(back[name].acc, s.acc, atol=1e-6)
         np.testing.assert_allclose(back[name].gyr, s.gyr, atol=1e-6)
+
+
+# --- the long-set path: one sensor fused in a forked child, its result sent back through a pipe ---
+
+
+def _square(job):
+    if isinstance(job, str):
+        return job * 2  # not an array: pickled whole
+    return np.asarray(job) ** 2
+
+
+def _fail(job):
+    from hinge.analysis.errors import AnalysisError
+
+    if job == "bad":
+        raise AnalysisError("fuse: acc must have shape (N, 3), got (5,)")
+    if job == "die":
+        import os
+
+        os._exit(3)
+    return job
+
+
+def _spy_forks(monkeypatch) -> list[int]:
+    """The pids of the children `_forked_map` forks, recorded as they start."""
+    import hinge.commands.analyze as cmd
+
+    pids: list[int] = []
+    real = cmd._fork_job
+
+    def fork_job(fn, job):
+        pid, fd = real(fn, job)
+        pids.append(pid)
+        return pid, fd
+
+    monkeypatch.setattr(cmd, "_fork_job", fork_job)
+    return pids
+
+
+def _all_reaped(pids: list[int]) -> bool:
+    import os
+
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False  # still ours to wait for: a zombie or a running child
+    return True
+
+
+def test_forked_map_returns_what_map_does(monkeypatch):
+    from hinge.commands.analyze import _forked_map
+
+    pids = _spy_forks(monkeypatch)
+    jobs = [np.arange(12.0).reshape(4, 3), np.arange(6, dtype=np.int32), "ab", np.ones((3, 4))]
+    got = _forked_map(_square, jobs)
+    want = [_square(j) for j in jobs]
+    assert got[2] == "abab"
+    for g, w in zip(got[:2] + got[3:], want[:2] + want[3:], strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape and np.array_equal(g, w)
+    assert len(pids) == 3 and _all_reaped(pids)
+
+
+def test_forked_map_raises_the_childs_error_and_a_dead_child_is_one_line(monkeypatch):
+    from hinge.analysis.errors import AnalysisError
+    from hinge.commands.analyze import _forked_map
+
+    pids = _spy_forks(monkeypatch)
+    with pytest.raises(AnalysisError, match=r"got \(5,\)"):
+        _forked_map(_fail, ["bad", "ok"])
+    with pytest.raises(RuntimeError, match="worker process ended without sending its result"):
+        _forked_map(_fail, ["die", "ok"])
+    assert len(pids) == 2 and _all_reaped(pids)
+
+
+def test_long_set_path_gives_the_same_json_as_one_process(monkeypatch, set_csv):
+    import hinge.commands.analyze as cmd
+    from hinge.analysis.pipeline import analyze
+
+    samples = read_csv(set_csv[0])
+    serial = analyze(samples, exercise="swing").to_json("x")
+    monkeypatch.setattr(cmd, "PARALLEL_ABOVE_SAMPLES", 0)
+    calls = []
+    monkeypatch.setattr(cmd, "_fork_job", lambda fn, job, real=cmd._fork_job: calls.append(1) or real(fn, job))
+    assert json.dumps(cmd.analyze_samples(samples, exercise="swing").to_json("x")) == json.dumps(serial)
+    assert calls == [1]  # one sensor in a child, the other here
+
+
+def test_no_history_does_not_hash_the_file(monkeypatch, set_csv, tmp_path, capsys):
+    """The content hash only identifies a stored set: --no-history skips reading the file a second time."""
+    import hinge.sets
+
+    hashed = []
+    real = hinge.sets.content_hash
+    monkeypatch.setattr(hinge.sets, "content_hash", lambda p: hashed.append(p) or real(p))
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--no-history"]) == 0
+    assert hashed == []
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--db", str(tmp_path / "h.db")]) == 0
+    assert len(hashed) == 1
+    capsys.readouterr()
+
+
+def test_scipy_is_imported_in_the_background_and_joined_before_the_analysis(monkeypatch, set_csv, capsys):
+    """The low-pass's library is imported on a thread while the input is read; the thread has ended before
+    the analysis (and any fork) starts; a module that cannot be imported makes no noise there."""
+    import threading
+
+    import hinge.commands.analyze as cmd
+
+    started, alive_at_analysis = [], []
+    real_start, real_analyze = cmd._import_in_background, cmd.analyze_samples
+
+    def start(name):
+        started.append(name)
+        return real_start(name)
+
+    def analyze_samples(samples, **kw):
+        alive_at_analysis.append([t.name for t in threading.enumerate() if t.name.startswith("import ")])
+        return real_analyze(samples, **kw)
+
+    monkeypatch.setattr(cmd, "_import_in_background", start)
+    monkeypatch.setattr(cmd, "analyze_samples", analyze_samples)
+    assert main(["analyze", str(set_csv[0]), "--exercise", "swing", "--no-history"]) == 0
+    assert started == ["scipy.ndimage"] and alive_at_analysis == [[]]
+    capsys.readouterr()
+    real_start("hinge_no_such_module").join()
+    assert capsys.readouterr().err == ""
+
+
+def test_consume_frees_the_samples_before_fusion_and_changes_nothing(set_csv):
+    """analyze(consume=True) takes the samples out of the dict once on the grids: by the time the fusion
+    jobs run nothing holds the raw arrays any more, and the result is the same as without."""
+    import gc
+    import weakref
+
+    from hinge.analysis.pipeline import analyze
+
+    series = read_csv(set_csv[0])
+    refs = [weakref.ref(getattr(s, f)) for s in series.values() for f in ("t", "acc", "gyr")]
+    alive_at_fusion = []
+
+    def mapper(fn, jobs):
+        gc.collect()
+        alive_at_fusion.append(sum(r() is not None for r in refs))
+        return map(fn, jobs)
+
+    got = analyze(series, exercise="swing", mapper=mapper, consume=True).to_json("x")
+    assert series == {} and alive_at_fusion == [0]
+    assert json.dumps(got) == json.dumps(analyze(read_csv(set_csv[0]), exercise="swing").to_json("x"))

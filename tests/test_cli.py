@@ -31,3 +31,16 @@ def test_fault_option_is_checked_by_every_command(command, tmp_path, capsys, mon
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'bogus=3'" in err and "unknown kind" in err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_the_cli_asks_for_one_blas_thread_unless_the_user_set_it():
+    """Set before numpy loads (a fresh interpreter), and a value from the user's environment wins."""
+    import os
+
+    code = "import hinge.cli, numpy, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2"

@@ -70,3 +70,13 @@ def test_inclination_error_nan_propagates():
     q = np.array([[np.nan, 0, 0, 0], [1.0, 0, 0, 0]])
     err = inclination_error_rad(np.array([1.0, 0, 0, 0]), q)
     assert np.isnan(err[0]) and err[1] == 0.0
+
+
+def test_norm3_is_numpys_row_norm_bit_for_bit():
+    """The written-out row norm of the calibration must give np.linalg.norm's numbers exactly (the analyzer
+    JSON may not move by a bit when the faster one replaces it)."""
+    from hinge.analysis.calibration import norm3
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(100_000, 3)) * rng.uniform(1e-6, 20.0, size=(100_000, 1))
+    assert np.array_equal(norm3(a), np.linalg.norm(a, axis=1))

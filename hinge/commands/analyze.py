@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import importlib
 import json
-import multiprocessing
+import os
+import pickle
+import struct
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import threading
 from pathlib import Path
+
+import numpy as np
 
 from hinge.analysis.pipeline import analyze
 from hinge.analysis.report import format_report, plural
@@ -27,7 +33,7 @@ from hinge.userconfig import LIMITS_FROM_RECORDING, judging_limits, recording_he
 from hinge.userconfig import load as load_user_settings
 
 HELP = "analyse a recorded set (CSV interchange or recording): reps, angles, faults"
-PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a process pool costs more than it saves
+PARALLEL_ABOVE_SAMPLES = 300_000  # ~12 min of two 200 Hz sensors: below, a fork costs more than it saves
 
 
 def add_arguments(p) -> None:
@@ -56,31 +62,92 @@ def add_arguments(p) -> None:
 
 
 def analyze_samples(samples, **kw):
-    """`analyze`, fusing the two sensors in parallel processes when the set is long."""
+    """`analyze`, fusing the two sensors at the same time (one in a forked process) when the set is long."""
     n = sum(len(s.t) for s in samples.values())
-    if n < PARALLEL_ABOVE_SAMPLES:
+    if n < PARALLEL_ABOVE_SAMPLES or not hasattr(os, "fork"):
         return analyze(samples, **kw)
     return analyze(samples, mapper=_forked_map, **kw)
 
 
-_JOBS: list = []
-
-
 def _forked_map(fn, jobs) -> list:
-    """map(fn, jobs) in forked worker processes that inherit the jobs' arrays (nothing is pickled on the
-    way in; only the results come back)."""
-    global _JOBS
-    _JOBS = list(jobs)
+    """map(fn, jobs) with every job but the last in a forked child and the last in this process, all at
+    once (fusion holds the GIL: threads would take turns). A child inherits its job's arrays (nothing is
+    pickled on the way in) and sends its result back through a pipe: a small pickled header, then an
+    array's raw bytes, read straight into the array this process keeps (a pickle of a large array costs
+    two more copies and their page faults). A child's exception is raised here."""
+    jobs = list(jobs)
+    children = [_fork_job(fn, job) for job in jobs[:-1]]
     try:
-        with ProcessPoolExecutor(len(_JOBS), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_run_job, [(fn, i) for i in range(len(_JOBS))]))
+        last = fn(jobs[-1]) if jobs else None
+        return [*(_receive(fd) for _, fd in children), *([last] if jobs else [])]
     finally:
-        _JOBS = []
+        for pid, fd in children:
+            os.close(fd)
+            os.waitpid(pid, 0)
 
 
-def _run_job(arg):
-    fn, i = arg
-    return fn(_JOBS[i])
+def _fork_job(fn, job) -> tuple[int, int]:
+    """(pid, read end of its pipe) of a child that runs fn(job), sends the result or its exception
+    (`_send`) and exits."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(w)
+        return pid, r
+    try:
+        os.close(r)
+        try:
+            result = fn(job)
+        except BaseException as exc:  # the parent raises it
+            result = exc
+        _send(w, result)
+    finally:
+        os._exit(0)  # no atexit handlers, no flush of the parent's buffered output; a failed send is a short pipe
+
+
+_HEADER = struct.Struct("<Q")
+
+
+def _send(fd: int, result) -> None:
+    """A result through a pipe: the length of a pickled header, the header — ('array', shape, dtype) for a
+    numpy array, whose raw bytes follow, else ('object', result) — then the bytes."""
+    array = isinstance(result, np.ndarray)
+    if array:
+        result = np.ascontiguousarray(result)
+    header = pickle.dumps(("array", result.shape, result.dtype.str) if array else ("object", result))
+    view = memoryview(_HEADER.pack(len(header)) + header)
+    while view:
+        view = view[os.write(fd, view):]
+    if array:
+        view = memoryview(result).cast("B")
+        while view:
+            view = view[os.write(fd, view):]
+    os.close(fd)
+
+
+def _receive(fd: int):
+    """The result a child sent (`_send`); an exception it sent is raised."""
+    header = pickle.loads(_read_exactly(fd, _HEADER.unpack(_read_exactly(fd, _HEADER.size))[0]))
+    if header[0] == "object":
+        if isinstance(header[1], BaseException):
+            raise header[1]
+        return header[1]
+    out = np.empty(header[1], dtype=np.dtype(header[2]))
+    _read_exactly(fd, out.nbytes, into=memoryview(out).cast("B"))
+    return out
+
+
+def _read_exactly(fd: int, n: int, into: memoryview | None = None):
+    """n bytes from fd, into a buffer when given (else returned as bytes); a short read (the child died
+    before sending it all) is a RuntimeError."""
+    buf = into if into is not None else memoryview(bytearray(n))
+    got = 0
+    while got < n:
+        k = os.readv(fd, [buf[got:]])
+        if not k:
+            raise RuntimeError("a fusion worker process ended without sending its result")
+        got += k
+    return into if into is not None else bytes(buf)
 
 
 def run(args) -> int:
@@ -94,21 +161,42 @@ def run(args) -> int:
     base, athlete = judging_limits(
         path, recording_header(path), args.athlete, from_recording=args.limits_from_recording
     )
+    importing = _import_in_background("scipy.ndimage")  # the low-pass's library, while the input is read
+
+    def analyse(samples, **kw):
+        importing.join()  # done before the fusion forks: a child must not inherit a half-held import lock
+        return analyze_samples(samples, **kw)
+
     aset = analyse_file(
         path, settings_from_args(args, base=base), exercise=args.exercise, athlete=athlete, date=date,
-        analyse=analyze_samples, swap=args.swap,
+        analyse=analyse, swap=args.swap, identify=not args.no_history,
     )
     result = aset.result
+    text = json.dumps(result, indent=2) if args.out or args.json else ""  # made once for both
     if args.out:
-        write_json(args.out, result)
+        write_json(args.out, text)
     if args.json:
-        print(json.dumps(result, indent=2))  # one write (json.dump writes each token: ~70 k writes for 1000 reps)
+        print(text)  # one write (json.dump writes each token: ~70 k writes for 1000 reps)
     else:
         print(format_report(result, title=f"hinge analyze {path}"))
     for w in result["warnings"]:
         print(f"hinge analyze: warning: {w}", file=sys.stderr)
     store(args, [aset])
     return 0
+
+
+def _import_in_background(name: str) -> threading.Thread:
+    """Import a module the analysis imports late on a thread, started before the input is read: pyarrow's
+    CSV parser releases the GIL, so scipy.ndimage's ~0.2-s import (the low-pass) overlaps the parsing
+    instead of following it. A failed import is left to the analysis, which raises it where it imports."""
+
+    def run() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name=f"import {name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _file_settings(args, path, config) -> tuple:
@@ -123,12 +211,13 @@ def _file_settings(args, path, config) -> tuple:
     return settings_from_args(args, base=base), args.exercise, athlete
 
 
-def write_json(out: str, result: dict) -> None:
-    """--out: the analyzer JSON, its folder made when missing; a place that cannot be written is one line."""
+def write_json(out: str, text: str) -> None:
+    """--out: the analyzer JSON (`json.dumps(result, indent=2)`), its folder made when missing; a place that
+    cannot be written is one line."""
     path = Path(out)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        path.write_text(text + "\n")
     except OSError as exc:
         raise UserError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
