@@ -30,12 +30,14 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BridgeSettings:
-    """max_hole_s: longer holes stay straight lines; fit_before_s / fit_after_s: the fit's context on
+    """min_hole_s: holes missing less time than this (a lost sample or so: a straight line is as good)
+    and max_hole_s: holes longer than this stay straight lines; fit_before_s / fit_after_s: the fit's context on
     each side of the hole; weight_s: the fit weighs a row by a Gaussian of its distance from the hole
     with this sigma; min_sv: directions of the other sensor's rotation weaker than this share of the
     strongest are left out of the fit; min_r2: the share of the sensor's angular-velocity variance near the hole the fit
     must explain."""
 
+    min_hole_s: float = 0.025
     max_hole_s: float = 1.0
     fit_before_s: float = 2.0
     fit_after_s: float = 0.1
@@ -121,10 +123,11 @@ def bridge_holes(
     holes_o: np.ndarray,
     settings: BridgeSettings,
 ) -> int:
-    """Bridge every hole of one sensor's whole grid (t, gyr) in place, in time order (as the live
-    tracker does one at a time); returns how many were bridged."""
+    """Bridge every hole of one sensor's whole grid (t, gyr) missing at least `min_hole_s` in place, in
+    time order (as the live tracker does one at a time); returns how many were bridged. holes: (k, 3)
+    rows of (t_before, t_after, missing_s)."""
     n = 0
-    for tb, ta in holes[:, :2]:
+    for tb, ta in holes[holes[:, 2] >= settings.min_hole_s, :2]:
         bridged = bridge_hole(t, gyr, (tb, ta), holes, t_o, gyr_o, holes_o, settings)
         if bridged is not None:
             gyr[slice(*hole_rows(t, tb, ta))] = bridged

@@ -139,7 +139,10 @@ class _SensorStream:
     def feed(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
         n_holes = len(self.holes)
         tg, xg = self._resample(t, acc, gyr)
-        self.open.extend((tb, ta) for tb, ta, _ in self.holes[n_holes:] if ta - tb <= self.bridge.max_hole_s)
+        b = self.bridge
+        for tb, ta, missing in self.holes[n_holes:]:
+            if missing >= b.min_hole_s and ta - tb <= b.max_hole_s:
+                self.open.append((tb, ta))
         if len(tg):
             self.pending.append(np.column_stack((tg, xg)))
             self.last_t = float(tg[-1])

@@ -80,7 +80,7 @@ def test_live_bridges_exactly_as_offline_however_far_one_sensor_runs_ahead(monke
     """The gyro rows the tracker passes to its fusion are the offline bridged grid, bit for bit, whether
     the sensors arrive interleaved in small chunks or one whole sensor after the other (a set with
     several holes in both)."""
-    cfg = SimConfig(exercise="swing", reps=5, seed=2, errors=dataclasses.replace(REALISTIC, lost_bursts_per_min=12.0))
+    cfg = SimConfig(exercise="swing", reps=5, seed=2, errors=dataclasses.replace(REALISTIC, lost_bursts_per_min=20.0))
     sim = simulated(cfg)
     rates = {n: sim.truth["sensors"][n]["rate_hz"] for n in SENSORS}
     grids = {}
