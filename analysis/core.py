@@ -217,7 +217,7 @@ def hip_rise_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, rec: RepReco
         return 0.0
     i0 = int(b0 + np.argmin(lean[b0:b1]))
     i1 = int(a0 + np.argmin(lean[a0:a1]))
-    return _rise(t, hip_az, i0, i1)
+    return _rise(t, hip_az, i0, i1)[0]
 
 
 def hip_rise_so_far_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, start_s: float) -> tuple[float, float]:
@@ -228,25 +228,27 @@ def hip_rise_so_far_m(t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, start
     b1 = int(np.searchsorted(t, start_s, side="right"))
     if b1 <= b0:
         return 0.0, 0.0
-    i0 = int(b0 + np.argmin(lean[b0:b1]))
-    return _rise(t, hip_az, i0, len(t) - 1), float(np.sum(hip_az[i0:]) * (t[1] - t[0])) if len(t) > 1 else 0.0
+    return _rise(t, hip_az, int(b0 + np.argmin(lean[b0:b1])), len(t) - 1)
 
 
-def _rise(t: np.ndarray, hip_az: np.ndarray, i0: int, i1: int) -> float:
+def _rise(t: np.ndarray, hip_az: np.ndarray, i0: int, i1: int) -> tuple[float, float]:
     """Vertical displacement (m) from frame i0 to i1, both at rest: the acceleration integrated twice, the
-    velocity's linear trend removed (v = 0 at both ends)."""
+    velocity's linear trend removed (v = 0 at both ends); and the velocity integrated to i1 (m/s) before
+    that trend is removed (0, 0 for fewer than 3 frames)."""
     if i1 - i0 < 3:
-        return 0.0
+        return 0.0, 0.0
     dt = float(t[1] - t[0])
     v = np.cumsum(hip_az[i0:i1 + 1]) * dt
     x = np.cumsum(v) * dt
-    return float(x[-1] - v[-1] * (i1 - i0) * dt / 2.0)
+    return float(x[-1] - v[-1] * (i1 - i0) * dt / 2.0), float(v[-1])
 
 
-def reject_transfer(
+def check_transfer(
     rec: RepRecord, t: np.ndarray, hip_az: np.ndarray, lean: np.ndarray, settings: Settings
-) -> RepRecord:
-    """The record, marked not valid when its excursion moved the hips up or down for good (sit / stand)."""
-    if rec.valid and abs(hip_rise_m(t, hip_az, lean, rec)) > settings.max_hip_rise_m:
-        return dataclasses.replace(rec, valid=False)
-    return rec
+) -> tuple[RepRecord, float]:
+    """The record, marked not valid when its excursion moved the hips up or down for good (sit / stand),
+    and how far they moved (`hip_rise_m`; 0.0 for a record that was not valid already)."""
+    if not rec.valid:
+        return rec, 0.0
+    rise = hip_rise_m(t, hip_az, lean, rec)
+    return (dataclasses.replace(rec, valid=False) if abs(rise) > settings.max_hip_rise_m else rec), rise

@@ -28,12 +28,12 @@ from hinge.analysis.core import (
     PlacementCheck,
     Settings,
     axes_warnings,
+    check_transfer,
     frame_angles,
     hip_vertical_acc,
     neutral_up,
     quality_warnings,
     quat_shift_s,
-    reject_transfer,
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
@@ -286,7 +286,7 @@ def analyze(
     records = segment(tc, trunk, pelvis, settings.reps, lean=lean, side=side)
     g0 = float(np.linalg.norm(acc_c["sacrum"][neutral].mean(axis=0)))
     hip_az = hip_vertical_acc(acc_c["sacrum"], g["sacrum"], g0)
-    records = [reject_transfer(r, tc, hip_az, lean, settings) for r in records]
+    records = [check_transfer(r, tc, hip_az, lean, settings)[0] for r in records]
     rejected = sum(not r.valid for r in records)
     holes = [tm.holes[tm.holes[:, 2] > settings.gap_s] for tm in timings.values()]
     check = PlacementCheck(settings.swap_margin_deg)

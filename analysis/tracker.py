@@ -34,13 +34,12 @@ from hinge.analysis.core import (
     SWAP_MESSAGE,
     PlacementCheck,
     Settings,
+    check_transfer,
     frame_angles,
-    hip_rise_m,
     hip_rise_so_far_m,
     hip_vertical_acc,
     neutral_up,
     quat_shift_s,
-    reject_transfer,
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
@@ -139,10 +138,7 @@ class _SensorStream:
     def feed(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
         n_holes = len(self.holes)
         tg, xg = self._resample(t, acc, gyr)
-        b = self.bridge
-        for tb, ta, missing in self.holes[n_holes:]:
-            if missing >= b.min_hole_s and ta - tb <= b.max_hole_s:
-                self.open.append((tb, ta))
+        self.open += [(tb, ta) for tb, ta, missing in self.holes[n_holes:] if self.bridge.takes(tb, ta, missing)]
         if len(tg):
             self.pending.append(np.column_stack((tg, xg)))
             self.last_t = float(tg[-1])
@@ -530,10 +526,9 @@ class Tracker:
         self._alerted = {}
         if rec.valid:
             recent = np.vstack(self._recent)
-            checked = reject_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
-            if not checked.valid:  # sat down or stood up: the next excursion starts seated or standing
-                self._seated = hip_rise_m(recent[:, 0], recent[:, 1], recent[:, 2], rec) < 0
-            rec = checked
+            rec, rise = check_transfer(rec, recent[:, 0], recent[:, 1], recent[:, 2], self.settings)
+            if not rec.valid:  # sat down or stood up: the next excursion starts seated or standing
+                self._seated = rise < 0
         if not rec.valid:
             return
         self._placement.add(rec)
@@ -590,7 +585,7 @@ class Tracker:
 
     def _rise_so_far(self, start_s: float, t_now: float) -> tuple[float, float]:
         """How far (m) the hips are now above where they were before the rep in progress began, and how
-        fast they move (m/s) (`hip_rise_so_far_m`; the sit/stand check `reject_transfer` allows
+        fast they move (m/s) (`hip_rise_so_far_m`; the sit/stand check `check_transfer` allows
         `max_hip_rise_m`)."""
         recent = np.vstack(self._recent)
         k = int(np.searchsorted(recent[:, 0], t_now, side="right"))
