@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from hinge.analysis.bridge import BridgeSettings, bridge_hole, bridge_holes, hole_rows
+from hinge.analysis.core import OTHER
 from hinge.analysis.timing import resample, timing, uniform_grid
 from hinge.analysis.tracker import Tracker, _SensorStream
 from hinge.sensing.simulator import REALISTIC, SENSORS, SimConfig
 from tests.conftest import simulated
 
 NO_LOSS = dataclasses.replace(REALISTIC, lost_bursts_per_min=0.0, lost_sample_prob=0.0)
-OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 NONE = np.zeros((0, 3))
 
 

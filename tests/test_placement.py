@@ -22,12 +22,11 @@ from hinge.inputs import swap_placements
 from hinge.sensing.csvio import write_csv
 from hinge.sensing.recording import read_recording
 from hinge.sensing.simulator import REALISTIC, SimConfig, lab_protocol
+from hinge.sensing.types import OTHER_PLACEMENT as OTHER
 from hinge.session import Session
 from hinge.sources import replay_source
 from hinge.ui import VERMILLION
 from tests.conftest import FAULTY, simulated, write_recording
-
-OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
 
 
 def truth_faults(sim) -> list[list[str]]:
