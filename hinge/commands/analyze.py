@@ -115,14 +115,16 @@ def _send(fd: int, result) -> None:
     if array:
         result = np.ascontiguousarray(result)
     header = pickle.dumps(("array", result.shape, result.dtype.str) if array else ("object", result))
-    view = memoryview(_HEADER.pack(len(header)) + header)
+    _write_all(fd, memoryview(_HEADER.pack(len(header)) + header))
+    if array:
+        _write_all(fd, memoryview(result).cast("B"))
+    os.close(fd)
+
+
+def _write_all(fd: int, view: memoryview) -> None:
+    """All of view's bytes to fd (a pipe takes them a part at a time)."""
     while view:
         view = view[os.write(fd, view):]
-    if array:
-        view = memoryview(result).cast("B")
-        while view:
-            view = view[os.write(fd, view):]
-    os.close(fd)
 
 
 def _receive(fd: int):
