@@ -8,52 +8,20 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hinge.analysis.bridge import BridgeSettings, bridge_hole, bridge_holes, hole_rows
+from hinge.analysis.bridge import BridgeSettings, bridge_hole, bridge_holes
 from hinge.analysis.core import OTHER
 from hinge.analysis.timing import resample, timing, uniform_grid
 from hinge.analysis.tracker import Tracker, _SensorStream
 from hinge.sensing.simulator import REALISTIC, SENSORS, SimConfig
 from tests.conftest import simulated
+from tests.truth import holes_through_reps
 
-NO_LOSS = dataclasses.replace(REALISTIC, lost_bursts_per_min=0.0, lost_sample_prob=0.0)
 NONE = np.zeros((0, 3))
-
-
-def _holes_through_reps(exercise: str, seeds, rng):
-    """(rotation the hole removed, straight line's, bridge's) in degrees, for holes of 30–250 ms cut at
-    random into the reps of simulated sets (either sensor, 50 or 100 Hz, upper sensor at T12 or C7)."""
-    out = []
-    for seed in seeds:
-        rate = (50.0, 100.0)[seed % 2]
-        sim = simulated(SimConfig(exercise=exercise, reps=5, seed=seed, errors=NO_LOSS, upper_level=float(seed % 2),
-                                  mounting="strapped", rates_hz=dict.fromkeys(SENSORS, rate)))
-        for name in SENSORS:
-            s, o = sim.series[name], sim.series[OTHER[name]]
-            to = uniform_grid(o.t[0], o.t[-1], rate)
-            go = resample(o.t, o.gyr, to)
-            for rep in sim.truth["reps"]:
-                length = rng.uniform(0.03, 0.25)
-                start = rng.uniform(rep["start_s"], rep["end_s"] - length)
-                i, j = np.searchsorted(s.t, [start, start + length])
-                if j - i < 2:
-                    continue
-                keep = np.r_[: i, j : len(s.t)]
-                tg = uniform_grid(s.t[0], s.t[-1], rate)
-                g = resample(s.t[keep], s.gyr[keep], tg)  # the straight line across the hole
-                hole = (s.t[i - 1], s.t[j])
-                lo, hi = hole_rows(tg, *hole)
-                true = resample(s.t, s.gyr, tg[lo:hi]).sum(axis=0) / rate
-                bridged = bridge_hole(tg, g, hole, np.array([[*hole, 0.0]]), to, go, NONE, BridgeSettings())
-                used = bridged is not None
-                bridged = g[lo:hi] if bridged is None else bridged  # what the analysis then uses
-                out.append([np.degrees(np.linalg.norm(v.sum(axis=0) / rate - true)) for v in (g[lo:hi], bridged)])
-                out[-1].append(used)
-    return np.array(out)
 
 
 @pytest.mark.parametrize(("exercise", "max_rms_deg"), [("swing", 2.0), ("deadlift", 0.8)])
 def test_a_hole_is_bridged_with_the_other_sensors_motion_closer_than_a_straight_line(exercise, max_rms_deg):
-    err = _holes_through_reps(exercise, range(4), np.random.default_rng(3))
+    err = holes_through_reps(exercise, range(4), np.random.default_rng(3))
     line, bridge = np.sqrt(np.mean(err[:, :2] ** 2, axis=0))
     assert len(err) >= 30 and err[:, 2].mean() >= 0.5  # most holes are bridged
     assert bridge <= 0.8 * line and bridge <= max_rms_deg, (line, bridge, err[:, 2].mean())
