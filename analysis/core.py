@@ -23,6 +23,7 @@ from hinge.analysis.bridge import BridgeSettings
 from hinge.analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
 from hinge.analysis.faults import FaultLimits, classify
 from hinge.analysis.reps import RepSettings
+from hinge.analysis.revise import ReviseSettings
 from hinge.analysis.segmenter import RepRecord
 from hinge.analysis.still import StillSettings
 
@@ -41,7 +42,8 @@ class Settings:
     low-pass of the angles, offline only (None = off); gap_s: missing data inside a rep beyond which the
     rep is a gap; samples: "instant" (a sample is the value at its time stamp) or "averaged" (the mean
     over the period before it: many MEMS parts decimate that way), which sets the fusion's time shift
-    (`quat_shift_s`); bridge: how gyro holes are filled from the other sensor (`hinge.analysis.bridge`).
+    (`quat_shift_s`); bridge: how gyro holes are filled from the other sensor (`hinge.analysis.bridge`);
+    revise: when live re-measures a rep after a hole (`hinge.analysis.revise`).
     """
 
     still: StillSettings = field(default_factory=lambda: StillSettings(max_duration_s=3.0))
@@ -58,6 +60,7 @@ class Settings:
     max_hip_rise_m: float = 0.25
     swap_margin_deg: float = 1.5
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
+    revise: ReviseSettings = field(default_factory=ReviseSettings)
 
 
 def quat_shift_s(rate_hz: float, samples: str = "instant") -> float:
@@ -91,6 +94,19 @@ def frame_angles(g_sacrum: np.ndarray, g_thoracic: np.ndarray, axes: Axes) -> Fr
     pelvis, _ = segment_angles_deg(g_sacrum, axes.sacrum)
     trunk, side = segment_angles_deg(g_thoracic, axes.thoracic)
     return FrameAngles(pelvis, trunk, side)
+
+
+def lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
+    """Zero-phase Gaussian low-pass of angles with its −3 dB point at cutoff_hz (no overshoot at the
+    extremes the metrics read; same accuracy as a 2nd-order Butterworth filtfilt here): offline, and for a
+    live rep re-measured after a hole (`hinge.analysis.revise`). scipy.ndimage is imported here, when a
+    filter is asked for (~0.3 s of a cold start)."""
+    if cutoff_hz is None or cutoff_hz >= 0.45 * fs or len(x) < 30:
+        return x
+    sigma_s = np.sqrt(np.log(2.0)) / (2.0 * np.pi * cutoff_hz)  # |H(f)| = exp(-(2πfσ)²/2) = 1/√2 at cutoff
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(x, sigma_s * fs, mode="nearest")
 
 
 def neutral_up(acc: np.ndarray, g: np.ndarray, quality: str) -> np.ndarray:

@@ -31,6 +31,7 @@ from hinge.analysis.core import (
     check_transfer,
     frame_angles,
     hip_vertical_acc,
+    lowpass,
     neutral_up,
     quality_warnings,
     quat_shift_s,
@@ -128,18 +129,6 @@ def _validate(series: Mapping[str, Samples]) -> None:
         for field_name in ("t", "acc", "gyr"):
             if not np.isfinite(getattr(s, field_name)).all():
                 raise AnalysisError(f"{name}: {field_name} contains NaN or infinite values")
-
-
-def _lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
-    """Zero-phase Gaussian low-pass with its −3 dB point at cutoff_hz (no overshoot at the extremes the
-    metrics read; same accuracy as a 2nd-order Butterworth filtfilt here). scipy.ndimage is imported here,
-    when a filter is asked for (~0.3 s of a cold start)."""
-    if cutoff_hz is None or cutoff_hz >= 0.45 * fs or len(x) < 30:
-        return x
-    sigma_s = np.sqrt(np.log(2.0)) / (2.0 * np.pi * cutoff_hz)  # |H(f)| = exp(-(2πfσ)²/2) = 1/√2 at cutoff
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(x, sigma_s * fs, mode="nearest")
 
 
 def _gravity_job(job) -> np.ndarray:
@@ -275,9 +264,9 @@ def analyze(
         return Analysis(exercise, calibration, results, frames, [], warnings, 0, None)
 
     ang = frame_angles(g["sacrum"], g["thoracic"], axes)
-    trunk = _lowpass(ang.trunk, rate, settings.lowpass_hz)
-    pelvis = _lowpass(ang.pelvis, rate, settings.lowpass_hz)
-    side = _lowpass(ang.side, rate, settings.lowpass_hz)
+    trunk = lowpass(ang.trunk, rate, settings.lowpass_hz)
+    pelvis = lowpass(ang.pelvis, rate, settings.lowpass_hz)
+    side = lowpass(ang.side, rate, settings.lowpass_hz)
     lean = np.maximum(trunk, np.abs(side))
     frames = np.column_stack((tc, pelvis, trunk, trunk - pelvis))
 

@@ -3,7 +3,8 @@
     tracker = Tracker({"sacrum": 100.0, "thoracic": 100.0})
     out = tracker.feed("sacrum", t, acc, gyr)      # any chunk sizes, sensors interleaved
     out.frames   # (n, 4): t, pelvis_deg, trunk_deg, lumbar_deg on the common grid
-    out.events   # Calibrated, Alert (a limit crossed, raised at once), Rep (a finished rep, analyzer dict)
+    out.events   # Calibrated, Alert (a limit crossed, raised at once), Rep (a finished rep, analyzer dict),
+                 # Remeasured (a rep after a data hole, measured again seconds later), Placement
 
 Per sensor: uniform resampling (holes remembered; gyro holes bridged from the other sensor's motion,
 `hinge.analysis.bridge`, with the very rows the offline bridge reads), still flags
@@ -20,6 +21,7 @@ the user does before calibrating.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hinge.analysis.bridge import bridge_hole, hole_rows
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor, norm3
 from hinge.analysis.core import (
     OTHER,
     SENSORS,
@@ -38,14 +40,16 @@ from hinge.analysis.core import (
     frame_angles,
     hip_rise_so_far_m,
     hip_vertical_acc,
+    lowpass,
     neutral_up,
     quat_shift_s,
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.faults import FAULTS
-from hinge.analysis.fusion import OnlineFuser, still_gyro_bias
-from hinge.analysis.segmenter import RepSegmenter
+from hinge.analysis.fusion import OnlineFuser, fuse, still_gyro_bias
+from hinge.analysis.revise import hole_before
+from hinge.analysis.segmenter import RepRecord, RepSegmenter
 from hinge.analysis.still import StillDetector, StillPeriodFinder
 from hinge.analysis.timing import holes_and_lost, resample
 
@@ -84,6 +88,26 @@ class Rep:
 
     t: float
     rep: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Remeasured:
+    """A rep after a data hole, measured again once the seconds after it were in (`hinge.analysis.revise`):
+    `rep` replaces the rep of the same index (its figures and faults; the count and the cues stand)."""
+
+    t: float
+    rep: dict[str, Any]
+
+
+def final_reps(events: list) -> list[dict[str, Any]]:
+    """The reps as finally reported by a run's events: `Rep`s, each replaced by its `Remeasured` if any."""
+    reps: list[dict[str, Any]] = []
+    for e in events:
+        if isinstance(e, Rep):
+            reps.append(e.rep)
+        elif isinstance(e, Remeasured):
+            reps[e.rep["index"] - 1] = e.rep
+    return reps
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,8 @@ class _SensorStream:
         self.held: list[np.ndarray] = []  # grid rows t, acc, gyr, still, motion waiting for the bias
         self.n_held = 0
         self.fuser: OnlineFuser | None = None
+        self.bias: np.ndarray | None = None  # the gyro bias the fusion started with (None: VQF's own)
+        self.kept: list[np.ndarray] = []  # grid rows t, acc, gyr passed on: a rep after a hole is re-fused from them
         self.shift = quat_shift_s(rate_hz, settings.samples)
         self.out: list[np.ndarray] = []  # fused rows (see _OUT_COLS)
 
@@ -182,7 +208,18 @@ class _SensorStream:
         while len(self.context) > 1 and self.context[1][0, 0] <= keep_from:
             self.context.pop(0)
 
+    def keep_from(self, t: float) -> None:
+        """Forget kept rows older than t."""
+        while len(self.kept) > 1 and self.kept[1][0, 0] <= t:
+            self.kept.pop(0)
+
+    def rows(self, t_from: float, t_to: float) -> np.ndarray:
+        """Kept grid rows (t, acc, gyr) with t_from <= t <= t_to."""
+        rows = np.vstack(self.kept) if self.kept else np.zeros((0, 7))
+        return rows[(rows[:, 0] >= t_from) & (rows[:, 0] <= t_to)]
+
     def _pass_on(self, grid: np.ndarray) -> None:
+        self.kept.append(grid)
         tg, xg = grid[:, 0], grid[:, 1:7]
         flags, motion = self.still.feed(xg[:, :3], xg[:, 3:])
         rows = np.column_stack((tg, xg, flags, motion))
@@ -201,6 +238,7 @@ class _SensorStream:
             a, b = self.bias_finder.period
             bias, level = still_gyro_bias(held[a:b, 1:4], held[a:b, 4:7], self.rate), held[a, 1:4]
         self.fuser = OnlineFuser(self.rate, gyr_bias=bias, still_bias=False, init_acc=level)
+        self.bias = bias
         self._fuse(held)
 
     def _fuse(self, rows: np.ndarray) -> None:
@@ -303,6 +341,8 @@ class Tracker:
         self.swap_suspected = False
         self._seated = False  # the last sit/stand the check rejected was sitting down
         self._transfer_rep = -np.inf  # start of the rep in progress once it is known to be a sit or stand
+        # reps after a hole to measure again (`hinge.analysis.revise`): (due, fusion window start, record, rep)
+        self._waiting: list[tuple[float, float, RepRecord, dict[str, Any]]] = []
 
     # -- public API ------------------------------------------------------------------------------
     def feed(self, sensor: str, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> TrackerOutput:
@@ -326,8 +366,10 @@ class Tracker:
         for name, s in self.streams.items():
             s.release(self.streams[OTHER[name]])
         horizon = min(s.horizon for s in self.streams.values())
+        keep = self._keep_from()
         for s in self.streams.values():
             s.trim(horizon)
+            s.keep_from(keep)
         block = self._block()
         frames = self._process(block, events) if block is not None else np.zeros((0, 4))
         return TrackerOutput(frames, events)
@@ -346,6 +388,7 @@ class Tracker:
         if self._last_frame_t is not None and self.axes is not None:
             for rec in self.segmenter.finish(self._last_frame_t):
                 self._rep_done(rec, events)
+        self._report_waiting(np.inf, events)
         return TrackerOutput(frames, events)
 
     @property
@@ -471,6 +514,8 @@ class Tracker:
             for rec in self.segmenter.feed_one(tk, trk, pk, lk, sk):
                 self._rep_done(rec, events)
             self._alerts(tk, events)
+            if self._waiting and tk >= self._waiting[0][0]:
+                self._report_waiting(tk, events)
         if len(part):
             self._last_frame_t = float(part.t[-1])
         return rows
@@ -531,6 +576,50 @@ class Tracker:
                 self._seated = rise < 0
         if not rec.valid:
             return
+        rep = self._report(rec, events)
+        rv = self.settings.revise
+        hole = hole_before(rec, [np.array(st.holes).reshape(-1, 3) for st in self.streams.values()], rv)
+        if hole is not None:
+            start = max(min(hole, rec.start_s) - rv.before_s, rec.end_s - rv.keep_s)
+            self._waiting.append((rec.end_s + rv.lag_s, start, rec, rep))
+
+    def _keep_from(self) -> float:
+        """The oldest grid row a re-measuring may still read: the waiting reps' windows, and `keep_s` before
+        the newest frame for the reps to come."""
+        if self._last_frame_t is None:
+            return -np.inf
+        starts = [w[1] for w in self._waiting]
+        return min([self._last_frame_t - self.settings.revise.keep_s - 1.0, *starts])
+
+    def _report_waiting(self, t_now: float, events: list) -> None:
+        """Re-measure the reps after a hole that are due by frame t_now, on the grid rows up to their due
+        time (`remeasure`); a rep whose figures change is reported again (`Remeasured`)."""
+        while self._waiting and self._waiting[0][0] <= t_now:
+            due, start, rec, rep = self._waiting.pop(0)
+            again = self._remeasured(rec, start, min(due, t_now))
+            if again is rec:
+                continue
+            new = rep_dict(rep["index"], again, self._holes(), self.settings, withheld="withheld" in rep)
+            if new != rep:
+                self.reps[rep["index"] - 1] = new
+                events.append(Remeasured(min(due, t_now), new))
+
+    def _remeasured(self, rec: RepRecord, start: float, end: float) -> RepRecord:
+        first = self._anchor + math.ceil((start - self._anchor) * self.rate - 1e-9) / self.rate
+        grids, rates, biases = {}, {}, {}
+        for name, st in self.streams.items():
+            rows = st.rows(start - 2.0 / st.rate, end)
+            grids[name], rates[name], biases[name] = (rows[:, 0], rows[:, 1:4], rows[:, 4:7]), st.rate, st.bias
+        t_lo = max(first, *(g[0][0] + self.streams[n].shift for n, g in grids.items() if len(g[0])))
+        t_hi = min(end, *(g[0][-1] + self.streams[n].shift for n, g in grids.items() if len(g[0])))
+        if any(len(g[0]) < 30 for g in grids.values()) or t_hi - t_lo < 1.0:
+            return rec
+        k0 = math.ceil((t_lo - self._anchor) * self.rate - 1e-9)
+        k1 = math.floor((t_hi - self._anchor) * self.rate + 1e-9)
+        tc = self._anchor + np.arange(k0, k1 + 1) / self.rate
+        return remeasure(rec, tc, grids, rates, biases, self.axes, self.settings)
+
+    def _report(self, rec: RepRecord, events: list) -> dict[str, Any]:
         self._placement.add(rec)
         if self._placement.doubt() != self.swap_suspected:
             self.swap_suspected = not self.swap_suspected
@@ -538,6 +627,7 @@ class Tracker:
         rep = rep_dict(len(self.reps) + 1, rec, self._holes(), self.settings, withheld=self.swap_suspected)
         self.reps.append(rep)
         events.append(Rep(rec.end_s, rep))
+        return rep
 
     def _alerts(self, t_now: float, events: list) -> None:
         """Raise each fault kind once per rep, as soon as the rep in progress crosses its limit."""
@@ -590,3 +680,38 @@ class Tracker:
         recent = np.vstack(self._recent)
         k = int(np.searchsorted(recent[:, 0], t_now, side="right"))
         return hip_rise_so_far_m(recent[:k, 0], recent[:k, 1], recent[:k, 2], start_s)
+
+
+def remeasure(
+    rec: RepRecord,
+    tc: np.ndarray,
+    grids: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    rates_hz: dict[str, float],
+    biases: dict[str, np.ndarray | None],
+    axes: Axes,
+    settings: Settings,
+) -> RepRecord:
+    """The rep `rec` measured again on the frames tc (s, uniform) from each sensor's grid rows
+    (t, acc m/s², gyr rad/s — bridged, as the live fusion saw them) fused offline with its gyro bias
+    (rad/s; None: offline VQF's own). Returns the record found again (its validity the live one's), or
+    `rec` itself when the window does not hold a rep starting and ending where it did."""
+    g = {}
+    for name in SENSORS:
+        t, acc, gyr = grids[name]
+        bias = biases[name]
+        q = fuse(acc, gyr, rates_hz[name], offline=True, gyr_bias=bias, still_bias=False)
+        gs = resample(t + quat_shift_s(rates_hz[name], settings.samples), gravity_in_sensor(q), tc)
+        g[name] = gs / norm3(gs)[:, None]
+    ang = frame_angles(g["sacrum"], g["thoracic"], axes)
+    rate = 1.0 / float(tc[1] - tc[0])
+    trunk = lowpass(ang.trunk, rate, settings.lowpass_hz)
+    pelvis = lowpass(ang.pelvis, rate, settings.lowpass_hz)
+    side = lowpass(ang.side, rate, settings.lowpass_hz)
+    seg = RepSegmenter(settings.reps)
+    found = seg.feed(tc, trunk, pelvis, np.maximum(trunk, np.abs(side)), side)
+    found += seg.finish(float(tc[-1]))  # the set's last rep ends with the data (else: no match, left out)
+    tol = settings.revise.match_s
+    for r in found:
+        if abs(r.start_s - rec.start_s) <= tol and abs(r.end_s - rec.end_s) <= tol and r.top_s is not None:
+            return dataclasses.replace(r, valid=rec.valid)
+    return rec

@@ -1,15 +1,17 @@
 """The gyro hole bridge (`hinge.analysis.bridge`): what it leaves of the rotation a hole removes, and how
 much of the live error after holes is left to recover.
 
-    python bench/bridge_holes.py [--seeds 8] [--first-seed 0] [--mix "C7 strapped"]
+    python bench/bridge_holes.py [--seeds 8] [--first-seed 0] [--mix "C7 strapped"] [--reps 6]
+                                 [--exercise swing] [--skip-harness]
 
 1. Holes of 30–250 ms cut at random into the reps of simulated sets without other losses (either sensor,
    50 or 100 Hz, upper sensor at T12 or C7; `tests/truth.py::holes_through_reps`, the test's harness):
    the integrated gyro error against the samples the hole removed, RMS / max, for a straight line and for
    the bridge (the line where it declines), per exercise; and the share of holes it bridged.
-2. For one `bench/accuracy.py` mix (three exercises): the live error against truth, and the same with the
-   offline metrics taken for the reps that start within 6 s after a hole of ≥ 25 ms in either sensor: an
-   upper bound for re-measuring those reps once the data after them is in (offline fusion runs both ways).
+2. For one `bench/accuracy.py` mix (three exercises): the live error against truth without re-measuring
+   the reps after a hole (`hinge.analysis.revise` off), as live reports them finally (re-measured), and
+   with the offline metrics taken for the reps that start within 6 s after a hole of ≥ 25 ms in either
+   sensor (the offline analysis has the whole set; a bound for what re-measuring can reach).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.accuracy import MIXES  # noqa: E402
 from hinge.analysis.bridge import BridgeSettings  # noqa: E402
+from hinge.analysis.core import Settings  # noqa: E402
+from hinge.analysis.revise import ReviseSettings  # noqa: E402
 from hinge.analysis.timing import timing  # noqa: E402
 from hinge.sensing.simulator import EXERCISES, SimConfig, simulate_set  # noqa: E402
 from tests.truth import METRICS, holes_through_reps, reps_of  # noqa: E402
@@ -36,37 +40,46 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--mix", default="C7 strapped", choices=[m for m, kw in MIXES.items() if kw is not None])
+    ap.add_argument("--reps", type=int, default=6, help="reps a set in part 2 (longer sets: the fusion window "
+                    "re-measuring a rep starts mid-set instead of at the standing start)")
+    ap.add_argument("--exercise", action="append", choices=EXERCISES, help="part 2 only for these (default: all)")
+    ap.add_argument("--skip-harness", action="store_true", help="part 2 only")
     args = ap.parse_args()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
 
     print("1. integrated gyro error over a hole (°), straight line vs bridge")
-    for ex in EXERCISES:
+    for ex in () if args.skip_harness else EXERCISES:
         err = holes_through_reps(ex, seeds, np.random.default_rng(3 + args.first_seed))
         line, bridge = np.sqrt(np.mean(err[:, :2] ** 2, axis=0))
         print(f"  {ex:13s} holes {len(err):3d}  line RMS {line:5.2f} max {err[:, 0].max():5.1f}  "
               f"bridge RMS {bridge:5.2f} max {err[:, 1].max():5.1f}  bridged {err[:, 2].mean():4.0%}")
 
-    print(f"2. {args.mix!r}, live against truth; then with offline metrics for the reps after a hole")
-    live, mixed, n_after = [], [], 0
+    print(f"2. {args.mix!r}, live against truth: not re-measured, re-measured, offline metrics after a hole")
+    plain, live, mixed, offline, n_after = [], [], [], [], 0
+    no_revise = Settings(revise=ReviseSettings(enabled=False))
     min_hole = BridgeSettings().min_hole_s
-    for ex in EXERCISES:
+    for ex in args.exercise or EXERCISES:
         for seed in seeds:
-            sim = simulate_set(SimConfig(exercise=ex, reps=6, seed=seed, **MIXES[args.mix]))
+            sim = simulate_set(SimConfig(exercise=ex, reps=args.reps, seed=seed, **MIXES[args.mix]))
             on, off = reps_of(sim, "live", ex), reps_of(sim, "offline", ex)
-            if not len(on) == len(off) == len(sim.truth["reps"]):
+            first = reps_of(sim, "live", ex, no_revise)
+            if not len(on) == len(off) == len(first) == len(sim.truth["reps"]):
                 print(f"  {ex}/{seed}: counts differ (live {len(on)}, offline {len(off)}), left out")
                 continue
             holes = np.vstack([timing(s.t).holes for s in sim.series.values()])
             ends = holes[holes[:, 2] >= min_hole, 1]
-            for rt, rl, ro in zip(sim.truth["reps"], on, off, strict=True):
+            for rt, rl, ro, r0 in zip(sim.truth["reps"], on, off, first, strict=True):
                 if rt["gap"] or rl["gap"]:
                     continue
                 after = bool(np.any((ends < rt["start_s"]) & (ends > rt["start_s"] - AFTER_HOLE_S)))
                 n_after += after
                 for m in METRICS:
+                    plain.append(r0[m] - rt[m])
                     live.append(rl[m] - rt[m])
-                    mixed.append((ro if after else rl)[m] - rt[m])
-    for name, e in (("live", live), (f"live, offline for the {n_after} reps after a hole", mixed)):
+                    mixed.append((ro if after else r0)[m] - rt[m])
+                    offline.append(ro[m] - rt[m])
+    for name, e in (("live, not re-measured", plain), ("live, re-measured after holes", live),
+                    (f"live, offline for the {n_after} reps after a hole", mixed), ("offline", offline)):
         e = np.abs(np.asarray(e))
         print(f"  {name:45s} RMS {np.sqrt(np.mean(e**2)):.2f}  P95 {np.percentile(e, 95):.2f}  max {e.max():.2f}")
 

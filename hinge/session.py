@@ -35,7 +35,7 @@ import numpy as np
 
 from hinge import __version__
 from hinge.analysis.pipeline import Settings
-from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep, Tracker
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Remeasured, Rep, Tracker
 from hinge.framering import FrameRing
 from hinge.placement import StartupCheck
 from hinge.sensing.errors import describe_error
@@ -340,6 +340,8 @@ class Session:
                     self._n_events += 1
                     if isinstance(ev, Rep):
                         self._reps.append(ev.rep)
+                    elif isinstance(ev, Remeasured):
+                        self._reps[ev.rep["index"] - 1] = ev.rep
 
     def _on_link_event(self, ev: Any) -> None:
         """A source's link event (`hinge.sensing.source.LinkCallback`): connection state, battery; recorded."""

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from hinge.analysis.faults import FAULTS
 from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text, plural
-from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Remeasured, Rep
 from hinge.session import Session, SessionStatus
 from hinge.ui import battery_text, calibration_text
 
@@ -62,7 +62,8 @@ def status_text(st: SessionStatus) -> str:
 
 class TerminalView:
     """Prints what a session produces: a status line when it changes (and every `status_every_s`
-    of data time), the cue of each alert, and a table row per finished rep."""
+    of data time), the cue of each alert, and a table row per finished rep (and again, under a line
+    saying so, when a rep after a data hole is measured again)."""
 
     def __init__(self, session: Session, out: TextIO | None = None, *, status_every_s: float = 10.0) -> None:
         self.session = session
@@ -103,6 +104,9 @@ class TerminalView:
             elif isinstance(ev, Rep):
                 self._cued.clear()
                 self._rep_row(ev.rep)
+            elif isinstance(ev, Remeasured):
+                self._print(f"  rep {ev.rep['index']} measured again after a data hole:")
+                self._rep_row(ev.rep, again=True)
         st = s.status()
         key = (st.state, st.calibrated, tuple((n, x.connected) for n, x in st.sensors.items()), st.error,
                st.swap_suspected, st.check)
@@ -113,14 +117,14 @@ class TerminalView:
             self._last_key, self._last_status_t = key, t
             self._print(status_text(st))
 
-    def _rep_row(self, rep: dict) -> None:
+    def _rep_row(self, rep: dict, again: bool = False) -> None:
         widths = [max(len(h), 6) for h, _ in REP_COLUMNS]
         if not self._header_done:
             self._header_done = True
             self._print("  ".join(h.rjust(w) for (h, _), w in zip(REP_COLUMNS, widths, strict=True)) + "  faults")
         cells = [text.rjust(w) for (text, _sev), w in zip(rep_cells(rep), widths, strict=True)]
         self._print("  ".join(cells) + "  " + faults_text(rep))
-        self.rows += 1
+        self.rows += not again
 
     async def follow(self, interval_s: float = 0.25) -> None:
         """Update every interval_s until cancelled."""

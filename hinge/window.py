@@ -35,7 +35,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from hinge.analysis.tracker import Alert, Calibrated, Placement, Rep
+from hinge.analysis.tracker import Alert, Calibrated, Placement, Remeasured, Rep
 from hinge.session import Session, SessionStatus
 from hinge.sources import set_caption
 from hinge.terminal import REP_COLUMNS, SWAP_STATUS, TerminalView, faults_text, rep_cells
@@ -667,6 +667,8 @@ class LiveWindow(QtWidgets.QMainWindow):
             self._add_rep(ev.rep)
             if self._cues:
                 self._cue_clear_after = float(ev.t)  # the rep's end (unrounded): where the next rep starts
+        elif isinstance(ev, Remeasured):  # its row and marker, redrawn with the new figures
+            self._add_rep(ev.rep, again=True)
         elif isinstance(ev, Placement) and ev.swap_suspected:
             self._set_cue([SWAP_STATUS], "caution")
         elif isinstance(ev, Calibrated):
@@ -683,18 +685,23 @@ class LiveWindow(QtWidgets.QMainWindow):
     def cue_text(self) -> str:
         return self.cue_label.text()
 
-    def _add_rep(self, rep: dict) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
+    def _add_rep(self, rep: dict, again: bool = False) -> None:
+        """A finished rep's row in the table and its marker; `again`: a rep measured again after a data hole
+        replaces its row (the rows are the reps in order)."""
+        row = int(rep["index"]) - 1 if again else self.table.rowCount()
+        if not again:
+            self.table.insertRow(row)
+        note = "\nmeasured again after a data hole" if again else ""
         for col, (text, severity) in enumerate(rep_cells(rep)):
             item = QtWidgets.QTableWidgetItem(text)
             item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
             if severity:
                 item.setBackground(QtGui.QColor(SEVERITY_COLOURS[severity]))
                 item.setForeground(QtGui.QColor(text_colour_on(SEVERITY_COLOURS[severity])))
-            item.setToolTip(faults_text(rep))
+            item.setToolTip(faults_text(rep) + note)
             self.table.setItem(row, col, item)
-        self.table.scrollToBottom()
+        if not again:
+            self.table.scrollToBottom()
         self._add_marker(rep)
 
     def _add_marker(self, rep: dict) -> None:

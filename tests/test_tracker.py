@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hinge.analysis.pipeline import METRICS, analyze
-from hinge.analysis.tracker import Alert, Calibrated, Rep, Tracker
+from hinge.analysis.tracker import Alert, Calibrated, Remeasured, Rep, Tracker
 from hinge.sensing.simulator import EXERCISES, REALISTIC, SENSORS, SimConfig
 from tests.conftest import simulated
 
@@ -34,6 +34,7 @@ def test_random_chunks_give_identical_output():
     sim = simulated(SimConfig(exercise="swing", reps=5, seed=4, errors=REALISTIC))
     frames, events = _run(sim)
     assert len(frames) > 1000 and sum(isinstance(e, Rep) for e in events) == 5
+    assert any(isinstance(e, Remeasured) for e in events)  # reps after a hole, measured again from kept rows
     for max_chunk, seed in ((3, 1), (17, 2), (90, 3)):
         f2, e2 = _run(sim, max_chunk, seed)
         np.testing.assert_array_equal(f2, frames)

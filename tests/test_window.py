@@ -18,12 +18,13 @@ from PySide6 import QtGui
 
 from hinge.analysis.faults import FaultLimits
 from hinge.analysis.pipeline import Settings
-from hinge.analysis.tracker import Alert, Rep
+from hinge.analysis.tracker import Alert, Remeasured, Rep, final_reps
 from hinge.sensing.recording import Event, read_recording
 from hinge.sensing.replay import simulated_source
 from hinge.sensing.source import Tap
 from hinge.session import Session
 from hinge.sources import replay_source
+from hinge.terminal import rep_cells
 from hinge.window import AHEAD_MAX_S, PLOTS, LiveWindow, application
 from tests.conftest import FAULTY, HREF, RATES, FakeClock, as_written, direct_tracker, simulated, write_recording
 
@@ -105,7 +106,9 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
             assert rows[-1] == len(want) - 1 and rows[0] <= 1
             assert np.diff(x).max() <= 1 / 50 + 1e-6 or np.diff(rows).max() == 1
         # rep markers: at the bottom of each finished rep still on screen
-        done = [e.rep for e in reps if e.t <= t_end + 1e-9 and e.rep["bottom_s"] >= t_end - win.window_s]
+        # (a rep after a data hole measured again has its marker moved: `Remeasured`)
+        shown_reps = final_reps([e for e in ref_events if isinstance(e, (Rep, Remeasured)) and e.t <= t_end + 1e-9])
+        done = [r for r in shown_reps if r["bottom_s"] >= t_end - win.window_s]
         assert win.marker_times() == pytest.approx({r["index"]: r["bottom_s"] for r in done})
         for key, (lo, hi) in (("hinge", PLOTS["hinge"][1]), ("lumbar", PLOTS["lumbar"][1])):
             # where they are drawn: one full-height line per rep, at the bottom's time relative to the newest frame
@@ -128,6 +131,10 @@ def test_window_draws_the_trackers_frames_reps_and_cues(app, recording):
     session.finish()
     win.refresh()
     assert win.table.rowCount() == 3
+    # each row shows its rep as finally measured (this set has a hole: a row was rewritten)
+    assert any(isinstance(e, Remeasured) for e in ref_events)
+    for row, rep in enumerate(final_reps(ref_events)):
+        assert [win.table.item(row, c).text() for c in range(win.table.columnCount())] == [t for t, _ in rep_cells(rep)]
     fault_cells = [win.table.item(r, 2) for r in range(3)]  # trunk top column, all three reps at fault
     assert all(c.background().color().name() == "#d55e00" for c in fault_cells)  # vermillion
     assert win.calibration_label.text().startswith("Calibrated")

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hinge.analysis.bridge import BridgeSettings, bridge_hole, hole_rows
-from hinge.analysis.core import METRICS, OTHER
+from hinge.analysis.core import METRICS, OTHER, Settings
 from hinge.analysis.pipeline import analyze
 from hinge.analysis.timing import resample, uniform_grid
-from hinge.analysis.tracker import Rep, Tracker
+from hinge.analysis.tracker import Tracker, final_reps
 from hinge.sensing.simulator import REALISTIC, SENSORS, SimConfig, simulate_set
 
 PACKET_S = 0.02  # live: samples arrive in 20-ms packets, both sensors interleaved in time
@@ -21,9 +21,9 @@ _NO_LOSS = dataclasses.replace(REALISTIC, lost_bursts_per_min=0.0, lost_sample_p
 _NONE = np.zeros((0, 3))
 
 
-def live_run(sim, *, packet_s: float = PACKET_S, exercise: str = "unknown"):
+def live_run(sim, *, packet_s: float = PACKET_S, exercise: str = "unknown", settings: Settings | None = None):
     """Feed a simulated set to the live tracker packet by packet; (frames (n, 4), events)."""
-    trk = Tracker(dict(sim.rates_hz), exercise=exercise)
+    trk = Tracker(dict(sim.rates_hz), exercise=exercise, settings=settings)
     chunks = []
     for name, s in sim.series.items():
         edges = np.searchsorted(s.t, np.arange(s.t[0], s.t[-1] + packet_s, packet_s))
@@ -39,12 +39,12 @@ def live_run(sim, *, packet_s: float = PACKET_S, exercise: str = "unknown"):
     return np.vstack(frames) if frames else np.zeros((0, 4)), events
 
 
-def reps_of(sim, mode: str, exercise: str = "unknown") -> list[dict]:
-    """The reps `mode` ("offline" or "live") finds in a simulated set."""
+def reps_of(sim, mode: str, exercise: str = "unknown", settings: Settings | None = None) -> list[dict]:
+    """The reps `mode` ("offline" or "live") finds in a simulated set (live: as finally reported)."""
     if mode == "offline":
-        return analyze(sim.series, exercise=exercise).reps
-    _, events = live_run(sim, exercise=exercise)
-    return [e.rep for e in events if isinstance(e, Rep)]
+        return analyze(sim.series, exercise=exercise, settings=settings).reps
+    _, events = live_run(sim, exercise=exercise, settings=settings)
+    return final_reps(events)
 
 
 @dataclass
