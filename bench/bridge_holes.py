@@ -12,12 +12,16 @@ much of the live error after holes is left to recover.
    the reps after a hole (`hinge.analysis.revise` off), as live reports them finally (re-measured), and
    with the offline metrics taken for the reps that start within 6 s after a hole of ≥ 25 ms in either
    sensor (the offline analysis has the whole set; a bound for what re-measuring can reach).
+3. What one re-measuring costs the live loop (it runs on the loop thread between two frames): wall time
+   per rep at 100 and 200 Hz (realistic swing sets of 15 reps, scipy.ndimage imported first as the session
+   does).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +33,9 @@ from hinge.analysis.bridge import BridgeSettings  # noqa: E402
 from hinge.analysis.core import Settings  # noqa: E402
 from hinge.analysis.revise import ReviseSettings  # noqa: E402
 from hinge.analysis.timing import timing  # noqa: E402
-from hinge.sensing.simulator import EXERCISES, SimConfig, simulate_set  # noqa: E402
-from tests.truth import METRICS, holes_through_reps, reps_of  # noqa: E402
+from hinge.analysis.tracker import Tracker  # noqa: E402
+from hinge.sensing.simulator import EXERCISES, REALISTIC, SimConfig, simulate_set  # noqa: E402
+from tests.truth import METRICS, holes_through_reps, live_run, reps_of  # noqa: E402
 
 AFTER_HOLE_S = 6.0
 
@@ -82,6 +87,27 @@ def main() -> None:
                     (f"live, offline for the {n_after} reps after a hole", mixed), ("offline", offline)):
         e = np.abs(np.asarray(e))
         print(f"  {name:45s} RMS {np.sqrt(np.mean(e**2)):.2f}  P95 {np.percentile(e, 95):.2f}  max {e.max():.2f}")
+
+
+    print("3. one re-measuring of a rep after a hole, wall time on the loop thread (ms)")
+    import scipy.ndimage  # noqa: F401  (as `hinge.session.Session` does before any frame)
+
+    costs: list[float] = []
+
+    class Timed(Tracker):
+        def _remeasured(self, *a):
+            t0 = time.perf_counter()
+            out = super()._remeasured(*a)
+            costs.append(time.perf_counter() - t0)
+            return out
+
+    for rate in (100.0, 200.0):
+        costs.clear()
+        for seed in seeds:
+            live_run(simulate_set(SimConfig(exercise="swing", reps=15, seed=seed, errors=REALISTIC,
+                                            rates_hz={"sacrum": rate, "thoracic": rate})), tracker=Timed)
+        ms = 1e3 * np.asarray(costs)
+        print(f"  {rate:5.0f} Hz  {len(ms):3d} reps  median {np.median(ms):5.1f}  max {ms.max():5.1f}")
 
 
 if __name__ == "__main__":

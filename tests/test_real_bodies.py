@@ -76,12 +76,13 @@ def _mix(**kw):
     ],
 )
 def test_movement_mixes_offline_and_live_against_truth(mix, kw):
-    """Counts exact; offline RMS ≤ 1°, P95 ≤ 2°; live (causal) RMS ≤ 1°, P95 ≤ 2° on these mixes."""
+    """Counts exact; offline RMS ≤ 1°, P95 ≤ 2°; live (causal, reps after a hole measured again) the live
+    realistic targets, RMS ≤ 0.65°, P95 ≤ 1.3°, on these mixes too."""
     configs = _mix(**kw)
-    for mode in ("offline", "live"):
+    for mode, rms, p95 in (("offline", 1.0, 2.0), ("live", 0.65, 1.3)):
         score = _score(configs, mode)
         assert not score.count_mismatch, (mix, mode, score.count_mismatch)
-        assert score.rms() <= 1.0 and score.p95() <= 2.0, (mix, mode, score.line())
+        assert score.rms() <= rms and score.p95() <= p95, (mix, mode, score.line())
 
 
 def test_realistic_sets_live_against_truth():

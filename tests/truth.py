@@ -21,9 +21,10 @@ _NO_LOSS = dataclasses.replace(REALISTIC, lost_bursts_per_min=0.0, lost_sample_p
 _NONE = np.zeros((0, 3))
 
 
-def live_run(sim, *, packet_s: float = PACKET_S, exercise: str = "unknown", settings: Settings | None = None):
-    """Feed a simulated set to the live tracker packet by packet; (frames (n, 4), events)."""
-    trk = Tracker(dict(sim.rates_hz), exercise=exercise, settings=settings)
+def live_run(sim, *, packet_s: float = PACKET_S, exercise: str = "unknown", settings: Settings | None = None,
+             tracker: type[Tracker] = Tracker):
+    """Feed a simulated set to the live tracker (class `tracker`) packet by packet; (frames (n, 4), events)."""
+    trk = tracker(dict(sim.rates_hz), exercise=exercise, settings=settings)
     chunks = []
     for name, s in sim.series.items():
         edges = np.searchsorted(s.t, np.arange(s.t[0], s.t[-1] + packet_s, packet_s))
