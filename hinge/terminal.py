@@ -11,6 +11,7 @@ import asyncio
 import sys
 from typing import TextIO
 
+from hinge.analysis.core import METRICS
 from hinge.analysis.faults import FAULTS
 from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text, plural
 from hinge.analysis.tracker import Alert, Calibrated, Placement, Remeasured, Rep
@@ -60,10 +61,27 @@ def status_text(st: SessionStatus) -> str:
     return " · ".join(parts)
 
 
+REPRINT_DEG = 1.0  # a rep measured again is printed again when a figure moved this much (or its faults changed)
+
+
+def worth_reprinting(old: dict | None, new: dict) -> bool:
+    """Whether a rep measured again after a data hole (`Remeasured`) differs enough from its printed row
+    to print it again: its faults (kind and severity) changed or a figure moved by `REPRINT_DEG`."""
+    if old is None:
+        return True
+    if {(f["kind"], f["severity"]) for f in old["faults"]} != {(f["kind"], f["severity"]) for f in new["faults"]}:
+        return True
+    return any(
+        old[k] is not None and new[k] is not None and abs(new[k] - old[k]) >= REPRINT_DEG
+        or (old[k] is None) != (new[k] is None)
+        for k in METRICS
+    )
+
+
 class TerminalView:
     """Prints what a session produces: a status line when it changes (and every `status_every_s`
     of data time), the cue of each alert, and a table row per finished rep (and again, under a line
-    saying so, when a rep after a data hole is measured again)."""
+    saying so, when a rep after a data hole measured again changed its faults or moved a figure by 1°)."""
 
     def __init__(self, session: Session, out: TextIO | None = None, *, status_every_s: float = 10.0) -> None:
         self.session = session
@@ -75,6 +93,7 @@ class TerminalView:
         self._last_status_t = -float("inf")
         self._header_done = False
         self._cued: set[tuple[str, str]] = set()
+        self._printed: dict[int, dict] = {}  # rep index -> the rep as its row was printed
         self.rows = 0
 
     def _print(self, line: str) -> None:
@@ -103,8 +122,10 @@ class TerminalView:
                 self._print(f"  ! {ev.message}; {SWAP_HINT}" if ev.swap_suspected else "placement looks right now")
             elif isinstance(ev, Rep):
                 self._cued.clear()
+                self._printed[ev.rep["index"]] = ev.rep
                 self._rep_row(ev.rep)
-            elif isinstance(ev, Remeasured):
+            elif isinstance(ev, Remeasured) and worth_reprinting(self._printed.get(ev.rep["index"]), ev.rep):
+                self._printed[ev.rep["index"]] = ev.rep
                 self._print(f"  rep {ev.rep['index']} measured again after a data hole:")
                 self._rep_row(ev.rep, again=True)
         st = s.status()

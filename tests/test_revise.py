@@ -10,6 +10,7 @@ from hinge.analysis.revise import ReviseSettings
 from hinge.analysis.timing import timing
 from hinge.analysis.tracker import Remeasured, Rep, final_reps
 from hinge.sensing.simulator import REALISTIC, SimConfig
+from hinge.terminal import worth_reprinting
 from tests.conftest import simulated
 from tests.truth import METRICS, live_run
 
@@ -51,3 +52,14 @@ def test_reps_after_a_hole_are_measured_again_closer_to_the_truth():
     rms0, rms1 = (float(np.sqrt(np.mean(np.square(e)))) for e in (before, after))
     assert rms1 <= 0.6 * rms0, (n_after, rms0, rms1)
 
+
+
+def test_the_terminal_prints_a_rep_again_only_when_its_faults_or_a_figure_changed():
+    rep = {"index": 1, "depth_deg": 60.0, "trunk_top_deg": -4.0, "pelvis_top_deg": -1.0, "lumbar_top_deg": -3.0,
+           "lumbar_flexion_max_deg": 9.0, "gap": False, "faults": []}
+    caution = {"kind": "trunk_behind_vertical", "severity": "caution", "value_deg": -5.2, "limit_deg": -5.0}
+    assert not worth_reprinting(rep, {**rep, "trunk_top_deg": -4.9})  # 0.9°: the row stands
+    assert worth_reprinting(rep, {**rep, "trunk_top_deg": -5.2, "faults": [caution]})  # a fault appeared
+    assert worth_reprinting(rep, {**rep, "depth_deg": 61.0})  # a figure moved 1°
+    assert worth_reprinting(rep, {**rep, "trunk_top_deg": None})  # the top is no longer measured
+    assert worth_reprinting(None, rep)
