@@ -585,11 +585,14 @@ class Tracker:
 
     def _keep_from(self) -> float:
         """The oldest grid row a re-measuring may still read: the waiting reps' windows, and `keep_s` before
-        the newest frame for the reps to come."""
-        if self._last_frame_t is None:
+        the oldest frame a rep may still end at (the newest frame segmented, else the frames held for the
+        neutral or the axes). Before any frame the rows wait: frames need both sensors, so these rows are
+        bounded like the streams' own output."""
+        oldest = [self._last_frame_t] if self._last_frame_t is not None else []
+        oldest += [float(b.t[0]) for b in (*self._held[:1], *self._history[:1]) if len(b)]
+        if not oldest:
             return -np.inf
-        starts = [w[1] for w in self._waiting]
-        return min([self._last_frame_t - self.settings.revise.keep_s - 1.0, *starts])
+        return min([min(oldest) - self.settings.revise.keep_s - 1.0, *(w[1] for w in self._waiting)])
 
     def _report_waiting(self, t_now: float, events: list) -> None:
         """Re-measure the reps after a hole that are due by frame t_now, on the grid rows up to their due

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hinge.analysis.pipeline import METRICS, analyze
-from hinge.analysis.tracker import Alert, Calibrated, Remeasured, Rep, Tracker
+from hinge.analysis.tracker import HOLD_FRAMES_S, Alert, Calibrated, Remeasured, Rep, Tracker
 from hinge.sensing.simulator import EXERCISES, REALISTIC, SENSORS, SimConfig
 from tests.conftest import simulated
 
@@ -79,3 +79,45 @@ def test_alert_is_raised_inside_the_rep_at_the_limit_crossing():
         after = frames[(frames[:, 0] > rep["bottom_s"]) & (frames[:, 0] <= rep["end_s"])]
         first = after[np.argmax(after[:, 2] <= -5.0), 0]
         assert mine[0].t == pytest.approx(first)
+
+
+def _retained_rows(trk: Tracker) -> int:
+    """Rows the tracker holds on to: per sensor its grid rows (pending, passed-on context, rows kept for
+    re-measuring, rows waiting for the gyro bias, fused output) and its frames (history, held, recent)."""
+    n = 0
+    for st in trk.streams.values():
+        n += sum(len(a) for a in (*st.pending, *st.context, *st.kept, *st.held, *st.out))
+    n += sum(len(b) for b in (*trk._history, *trk._held)) + sum(len(a) for a in trk._recent)
+    return n
+
+
+def test_memory_stays_bounded_while_the_user_never_bends_forward():
+    """Ten minutes of twisting (turns about the vertical: no forward bend, so no axes and no frames out)
+    after a stand, with lost bursts in both sensors: what the tracker holds after 10 min is what it held
+    after 5 (the frames wait at most HOLD_FRAMES_S, the rows for re-measuring after holes keep_s)."""
+    rate, minutes = 100.0, 10
+    trk = Tracker({"sacrum": rate, "thoracic": rate})
+    rng = np.random.default_rng(0)
+    t = np.arange(int(minutes * 60 * rate)) / rate
+    turning = (t > 4.0) * 1.5 * np.sin(2 * np.pi * 0.3 * t)  # rad/s about the vertical, after a 4-s stand
+    data = {}
+    for name in SENSORS:
+        keep = np.ones(len(t), dtype=bool)
+        for start in rng.integers(500, len(t) - 20, size=60):  # 60 bursts of 50–150 ms lost
+            keep[start : start + int(rng.integers(5, 15))] = False
+        gyr = np.column_stack((np.zeros(len(t)), np.zeros(len(t)), turning)) + rng.normal(0, 0.005, (len(t), 3))
+        acc = np.array([0.0, 0.0, 9.81]) + rng.normal(0, 0.02, (len(t), 3))
+        data[name] = (t[keep], acc[keep], gyr[keep])
+    half = {}  # feed time (s) -> rows held
+    for a in range(0, len(t), 2000):  # 20-s chunks, both sensors
+        for name, (ts, acc, gyr) in data.items():
+            sel = (ts >= a / rate) & (ts < (a + 2000) / rate)
+            assert not [e for e in trk.feed(name, ts[sel], acc[sel], gyr[sel]).events if isinstance(e, Rep)]
+        half[a / rate] = _retained_rows(trk)
+    assert trk.calibration is not None and trk.axes is None
+    # (20-s chunks: what is held steps up and down by a chunk; compare the largest of each stretch)
+    upto5 = max(n for ts, n in half.items() if 150.0 <= ts < 300.0)
+    upto10 = max(n for ts, n in half.items() if ts >= 300.0)
+    assert upto10 <= upto5 * 1.05, (upto5, upto10)
+    # per sensor: frames held (HOLD_FRAMES_S and a chunk), rows kept keep_s before them, a chunk ahead
+    assert upto10 < 2 * 5 * HOLD_FRAMES_S * rate, upto10  # under five minutes of both sensors, not ten
