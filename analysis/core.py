@@ -20,12 +20,14 @@ import numpy as np
 
 from hinge.analysis.angles import segment_angles_deg
 from hinge.analysis.bridge import BridgeSettings
-from hinge.analysis.calibration import Axes, AxisSettings, NeutralSettings, unit
+from hinge.analysis.calibration import Axes, AxisSettings, NeutralSettings, gravity_in_sensor, norm3, unit
 from hinge.analysis.faults import FaultLimits, classify
+from hinge.analysis.fusion import fuse
 from hinge.analysis.reps import RepSettings
 from hinge.analysis.revise import ReviseSettings
 from hinge.analysis.segmenter import RepRecord
 from hinge.analysis.still import StillSettings
+from hinge.analysis.timing import resample
 
 SENSORS = ("sacrum", "thoracic")
 OTHER = {"sacrum": "thoracic", "thoracic": "sacrum"}
@@ -87,6 +89,25 @@ class FrameAngles:
     @property
     def lumbar(self) -> np.ndarray:
         return self.trunk - self.pelvis
+
+    def lowpassed(self, fs: float, cutoff_hz: float | None) -> FrameAngles:
+        """The angles through `lowpass` (zero phase; offline, and a live rep measured again)."""
+        return FrameAngles(lowpass(self.pelvis, fs, cutoff_hz), lowpass(self.trunk, fs, cutoff_hz),
+                           lowpass(self.side, fs, cutoff_hz))
+
+
+def gravity_on_grid(
+    acc: np.ndarray, gyr: np.ndarray, rate_hz: float, ts: np.ndarray, tc: np.ndarray, *, offline: bool,
+    bias: np.ndarray | None, still_settings: StillSettings,
+) -> np.ndarray:
+    """One sensor fused (`hinge.analysis.fusion.fuse`: acc m/s², gyr rad/s on its grid at rate_hz; bias its
+    gyro bias, rad/s, or None: from its first still period) and what the analysis keeps of it: earth's up
+    in the sensor frame, unit vectors (n, 3), at the frame times tc from the quaternions' times ts."""
+    quats = fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=bias is None,
+                 still_settings=still_settings)
+    g = resample(ts, gravity_in_sensor(quats), tc)
+    g /= norm3(g)[:, None]
+    return g
 
 
 def frame_angles(g_sacrum: np.ndarray, g_thoracic: np.ndarray, axes: Axes) -> FrameAngles:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from hinge.analysis.bridge import bridge_holes
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor, norm3
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder
 from hinge.analysis.core import (
     METRICS,
     OTHER,
@@ -30,15 +30,15 @@ from hinge.analysis.core import (
     axes_warnings,
     check_transfer,
     frame_angles,
+    gravity_on_grid,
     hip_vertical_acc,
-    lowpass,
     neutral_up,
     quality_warnings,
     quat_shift_s,
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
-from hinge.analysis.fusion import fuse, still_gyro_bias
+from hinge.analysis.fusion import still_gyro_bias
 from hinge.analysis.reps import EXERCISES
 from hinge.analysis.segmenter import segment
 from hinge.analysis.still import still_flags
@@ -132,14 +132,10 @@ def _validate(series: Mapping[str, Samples]) -> None:
 
 
 def _gravity_job(job) -> np.ndarray:
-    """One sensor's fusion and what the analysis keeps of it: gravity directions (n, 3) on the common
-    grid (unit vectors, sensor frame). job: (acc, gyr, rate_hz, offline, bias, still settings, ts: the
-    times of the quaternions, tc: the common grid)."""
+    """`gravity_on_grid` of one sensor. job: (acc, gyr, rate_hz, offline, bias, still settings, ts: the times
+    of the quaternions, tc: the common grid)."""
     acc, gyr, rate_hz, offline, bias, still, ts, tc = job
-    quats = fuse(acc, gyr, rate_hz, offline=offline, gyr_bias=bias, still_bias=bias is None, still_settings=still)
-    g = resample(ts, gravity_in_sensor(quats), tc)
-    g /= norm3(g)[:, None]
-    return g
+    return gravity_on_grid(acc, gyr, rate_hz, ts, tc, offline=offline, bias=bias, still_settings=still)
 
 
 def _sensor_grid(s: Samples, rate_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -263,11 +259,8 @@ def analyze(
         _hole_warnings(timings, warnings)
         return Analysis(exercise, calibration, results, frames, [], warnings, 0, None)
 
-    ang = frame_angles(g["sacrum"], g["thoracic"], axes)
-    trunk = lowpass(ang.trunk, rate, settings.lowpass_hz)
-    pelvis = lowpass(ang.pelvis, rate, settings.lowpass_hz)
-    side = lowpass(ang.side, rate, settings.lowpass_hz)
-    lean = np.maximum(trunk, np.abs(side))
+    ang = frame_angles(g["sacrum"], g["thoracic"], axes).lowpassed(rate, settings.lowpass_hz)
+    trunk, pelvis, side, lean = ang.trunk, ang.pelvis, ang.side, ang.lean
     frames = np.column_stack((tc, pelvis, trunk, trunk - pelvis))
 
     warnings += quality_warnings(trunk, pelvis, settings)

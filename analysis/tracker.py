@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hinge.analysis.bridge import bridge_hole, hole_rows
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor, norm3
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
 from hinge.analysis.core import (
     OTHER,
     SENSORS,
@@ -38,18 +38,18 @@ from hinge.analysis.core import (
     Settings,
     check_transfer,
     frame_angles,
+    gravity_on_grid,
     hip_rise_so_far_m,
     hip_vertical_acc,
-    lowpass,
     neutral_up,
     quat_shift_s,
     rep_dict,
 )
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.faults import FAULTS
-from hinge.analysis.fusion import OnlineFuser, fuse, still_gyro_bias
+from hinge.analysis.fusion import OnlineFuser, still_gyro_bias
 from hinge.analysis.revise import hole_before
-from hinge.analysis.segmenter import RepRecord, RepSegmenter
+from hinge.analysis.segmenter import RepRecord, RepSegmenter, segment
 from hinge.analysis.still import StillDetector, StillPeriodFinder
 from hinge.analysis.timing import holes_and_lost, resample
 
@@ -695,26 +695,20 @@ def remeasure(
     settings: Settings,
 ) -> RepRecord:
     """The rep `rec` measured again on the frames tc (s, uniform) from each sensor's grid rows
-    (t, acc m/s², gyr rad/s — bridged, as the live fusion saw them) fused offline with its gyro bias
-    (rad/s; None: offline VQF's own). Returns the record found again (its validity the live one's), or
-    `rec` itself when the window does not hold a rep starting and ending where it did."""
+    (t, acc m/s², gyr rad/s — bridged, as the live fusion saw them) the offline way: offline fusion with the
+    gyro bias the live fusion started with (`gravity_on_grid`), the zero-phase low-pass, the segmenter.
+    Returns the record found again (its validity the live one's), or `rec` itself when the window does not
+    hold a rep starting and ending within `match_s` of where it did."""
     g = {}
     for name in SENSORS:
         t, acc, gyr = grids[name]
-        bias = biases[name]
-        q = fuse(acc, gyr, rates_hz[name], offline=True, gyr_bias=bias, still_bias=False)
-        gs = resample(t + quat_shift_s(rates_hz[name], settings.samples), gravity_in_sensor(q), tc)
-        g[name] = gs / norm3(gs)[:, None]
-    ang = frame_angles(g["sacrum"], g["thoracic"], axes)
+        ts = t + quat_shift_s(rates_hz[name], settings.samples)
+        g[name] = gravity_on_grid(acc, gyr, rates_hz[name], ts, tc, offline=True, bias=biases[name],
+                                  still_settings=settings.still)
     rate = 1.0 / float(tc[1] - tc[0])
-    trunk = lowpass(ang.trunk, rate, settings.lowpass_hz)
-    pelvis = lowpass(ang.pelvis, rate, settings.lowpass_hz)
-    side = lowpass(ang.side, rate, settings.lowpass_hz)
-    seg = RepSegmenter(settings.reps)
-    found = seg.feed(tc, trunk, pelvis, np.maximum(trunk, np.abs(side)), side)
-    found += seg.finish(float(tc[-1]))  # the set's last rep ends with the data (else: no match, left out)
+    ang = frame_angles(g["sacrum"], g["thoracic"], axes).lowpassed(rate, settings.lowpass_hz)
     tol = settings.revise.match_s
-    for r in found:
+    for r in segment(tc, ang.trunk, ang.pelvis, settings.reps, lean=ang.lean, side=ang.side):
         if abs(r.start_s - rec.start_s) <= tol and abs(r.end_s - rec.end_s) <= tol and r.top_s is not None:
             return dataclasses.replace(r, valid=rec.valid)
     return rec
