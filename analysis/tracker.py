@@ -599,21 +599,21 @@ class Tracker:
         time (`remeasure`); a rep whose figures change is reported again (`Remeasured`)."""
         while self._waiting and self._waiting[0][0] <= t_now:
             due, start, rec, rep = self._waiting.pop(0)
-            again = self._remeasured(rec, start, min(due, t_now))
+            again = self._remeasured(rec, start, due)
             if again is rec:
                 continue
             new = rep_dict(rep["index"], again, self._holes(), self.settings, withheld="withheld" in rep)
             if new != rep:
                 self.reps[rep["index"] - 1] = new
-                events.append(Remeasured(min(due, t_now), new))
+                events.append(Remeasured(due, new))
 
     def _remeasured(self, rec: RepRecord, start: float, end: float) -> RepRecord:
-        first = self._anchor + math.ceil((start - self._anchor) * self.rate - 1e-9) / self.rate
+        """`remeasure` on the frames of the common grid within [start, end] that both sensors' kept rows cover."""
         grids, rates, biases = {}, {}, {}
         for name, st in self.streams.items():
             rows = st.rows(start - 2.0 / st.rate, end)
             grids[name], rates[name], biases[name] = (rows[:, 0], rows[:, 1:4], rows[:, 4:7]), st.rate, st.bias
-        t_lo = max(first, *(g[0][0] + self.streams[n].shift for n, g in grids.items() if len(g[0])))
+        t_lo = max(start, *(g[0][0] + self.streams[n].shift for n, g in grids.items() if len(g[0])))
         t_hi = min(end, *(g[0][-1] + self.streams[n].shift for n, g in grids.items() if len(g[0])))
         if any(len(g[0]) < 30 for g in grids.values()) or t_hi - t_lo < 1.0:
             return rec
