@@ -44,7 +44,8 @@ class Settings:
     low-pass of the angles, offline only (None = off); gap_s: missing data inside a rep beyond which the
     rep is a gap; samples: "instant" (a sample is the value at its time stamp) or "averaged" (the mean
     over the period before it: many MEMS parts decimate that way), which sets the fusion's time shift
-    (`quat_shift_s`); bridge: how gyro holes are filled from the other sensor (`hinge.analysis.bridge`);
+    (`quat_shift_s`); swap_margin_deg / swap_lean_deg: the placement checks (`PlacementCheck`,
+    `thorax_like_sacrum`); bridge: how gyro holes are filled from the other sensor (`hinge.analysis.bridge`);
     revise: when live re-measures a rep after a hole (`hinge.analysis.revise`).
     """
 
@@ -61,6 +62,7 @@ class Settings:
     max_axis_spread_deg: float = 15.0
     max_hip_rise_m: float = 0.25
     swap_margin_deg: float = 1.5
+    swap_lean_deg: float = 40.0
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     revise: ReviseSettings = field(default_factory=ReviseSettings)
 
@@ -136,7 +138,26 @@ def neutral_up(acc: np.ndarray, g: np.ndarray, quality: str) -> np.ndarray:
     return unit(g.mean(axis=0) if quality == "no_still_period" else acc.mean(axis=0))
 
 
-def axes_warnings(axes: Axes | None, settings: Settings) -> list[str]:
+def thorax_like_sacrum(incl_sacrum_deg: np.ndarray, incl_thoracic_deg: np.ndarray, settings: Settings) -> np.ndarray:
+    """Frames (bool (n,)) where the sacrum sensor leans `swap_lean_deg` or more from its neutral (further than
+    a pelvis tilts sitting down or slouching) while the thoracic one leans less than a forward bend
+    (`AxisSettings.min_peak_deg`): a thorax inclines at least as far as the pelvis, so there the sensors sit
+    on each other's places. A stoop or seated flexion, where the pelvis hardly tilts, shows no hinge at
+    all when swapped; this says why. Inclinations: `hinge.analysis.calibration.tilt`, degrees."""
+    return (incl_sacrum_deg >= settings.swap_lean_deg) & (incl_thoracic_deg < settings.axes.min_peak_deg)
+
+
+def swap_no_hinge_message(settings: Settings) -> str:
+    return (
+        "sensors probably swapped: no forward bend of the thoracic sensor, but the sacrum sensor leaned past "
+        f"{settings.swap_lean_deg:.0f}° (swap them, or re-run with --swap)"
+    )
+
+
+def axes_warnings(axes: Axes | None, settings: Settings, swapped: bool = False) -> list[str]:
+    """Warnings about the axes found (None: no hinge; swapped: and `thorax_like_sacrum` frames were seen)."""
+    if axes is None and swapped:
+        return [swap_no_hinge_message(settings) + "; 0 reps"]
     if axes is None:
         return [
             "no hinge found: the trunk never leaned forward past "

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from hinge.analysis.bridge import bridge_holes
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, tilt
 from hinge.analysis.core import (
     METRICS,
     OTHER,
@@ -36,6 +36,7 @@ from hinge.analysis.core import (
     quality_warnings,
     quat_shift_s,
     rep_dict,
+    thorax_like_sacrum,
 )
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.fusion import still_gyro_bias
@@ -251,13 +252,16 @@ def analyze(
     learner = AxisLearner(ups["sacrum"], ups["thoracic"], settings.axes)
     learner.feed_all(g["sacrum"], g["thoracic"])
     axes = learner.axes()
-    warnings += axes_warnings(axes, settings)
+    swapped = axes is None and bool(
+        thorax_like_sacrum(tilt(g["sacrum"], ups["sacrum"])[1], tilt(g["thoracic"], ups["thoracic"])[1], settings).any()
+    )
+    warnings += axes_warnings(axes, settings, swapped)
     if axes is None:
         nan = np.full(len(tc), np.nan)
         frames = np.column_stack((tc, nan, nan, nan))
         calibration = {"neutral_start_s": round(n_start, 3), "neutral_end_s": round(n_end, 3), "quality": quality}
         _hole_warnings(timings, warnings)
-        return Analysis(exercise, calibration, results, frames, [], warnings, 0, None)
+        return Analysis(exercise, calibration, results, frames, [], warnings, 0, None, swapped)
 
     ang = frame_angles(g["sacrum"], g["thoracic"], axes).lowpassed(rate, settings.lowpass_hz)
     trunk, pelvis, side, lean = ang.trunk, ang.pelvis, ang.side, ang.lean

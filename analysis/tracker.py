@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hinge.analysis.bridge import bridge_hole, hole_rows
-from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor
+from hinge.analysis.calibration import Axes, AxisLearner, NeutralFinder, gravity_in_sensor, tilt
 from hinge.analysis.core import (
     OTHER,
     SENSORS,
@@ -44,6 +44,8 @@ from hinge.analysis.core import (
     neutral_up,
     quat_shift_s,
     rep_dict,
+    swap_no_hinge_message,
+    thorax_like_sacrum,
 )
 from hinge.analysis.errors import AnalysisError
 from hinge.analysis.faults import FAULTS
@@ -475,6 +477,7 @@ class Tracker:
             k, closed = self._learner.feed(block.g["sacrum"][i:stop], block.g["thoracic"][i:stop])
             part = block.part(i, i + k)
             if self.axes is None:
+                self._swap_without_hinge(part, events)
                 self._held.append(part)
                 self._trim(self._held, HOLD_FRAMES_S)
             else:
@@ -483,6 +486,18 @@ class Tracker:
             if closed:
                 self._new_axes(self._learner.axes(confirmed=True), out, events)
         return np.vstack(out) if out else np.zeros((0, 4))
+
+    def _swap_without_hinge(self, part: _Block, events: list) -> None:
+        """No axes yet, and a frame where the sacrum leans as only a thorax does (`thorax_like_sacrum`): the
+        sensors look swapped, said at the first such frame (reps, if any come, will say again)."""
+        if self.swap_suspected or not len(part):
+            return
+        up = self._learner.up
+        hits = thorax_like_sacrum(tilt(part.g["sacrum"], up["sacrum"])[1], tilt(part.g["thoracic"], up["thoracic"])[1],
+                                  self.settings)
+        if hits.any():
+            self.swap_suspected = True
+            events.append(Placement(float(part.t[int(np.argmax(hits))]), True, swap_no_hinge_message(self.settings)))
 
     def _new_axes(self, axes: Axes | None, out: list, events: list) -> None:
         """Axes re-solved after an excursion: the held frames go out with the first ones; later ones apply

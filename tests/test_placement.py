@@ -112,12 +112,30 @@ def test_swapped_sets_of_several_seeds_and_exercises_are_flagged():
         assert all(r["faults"] == [] for r in a.reps)
 
 
+@pytest.mark.parametrize("cfg", MIXES[3:6], ids=_mix_id)
+def test_swapped_stoop_and_seated_sets_without_a_thoracic_bend_are_flagged_not_no_hinge(cfg):
+    """Swapped, a stoop or seated flexion leaves the 'thoracic' sensor (on the pelvis) too still for a
+    forward bend, so no hinge is found: the sacrum sensor's lean (on the thorax) says why, offline (a
+    warning, swap_suspected, 0 reps, exit 0) and live (a Placement event, no alert)."""
+    sim = simulated(cfg)
+    a = analyze(swap_placements(sim.series))
+    assert a.swap_suspected and not a.reps
+    assert any("sensors probably swapped" in w for w in a.warnings)
+    assert not any("no hinge found" in w for w in a.warnings)
+    events = feed_chunked(swap_placements(sim.series), sim.rates_hz, chunk=37)
+    flags = [e for e in events if isinstance(e, Placement)]
+    assert flags and flags[0].swap_suspected and "sacrum sensor leaned past" in flags[0].message
+    assert not any(isinstance(e, Alert) for e in events)
+
+
 def test_the_real_walking_recording_is_not_flagged(capsys):
     root = Path("/work/shared/data/real/walk-negative")
     path = next(root.glob("*.csv"), None) if root.is_dir() else None
     if path is None:
         pytest.skip("shared real recordings not available")
     assert main(["analyze", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["swap_suspected"] is False
+    assert main(["analyze", str(path), "--json", "--swap"]) == 0  # a walking pelvis is no thorax either
     assert json.loads(capsys.readouterr().out)["swap_suspected"] is False
 
 
