@@ -21,13 +21,14 @@ from hinge.analysis.faults import FAULTS, cue
 from hinge.analysis.report import REP_COLUMNS, deg_text, faults_text
 from hinge.errors import UserError
 from hinge.sets import AnalysedSet, fault_totals, worst_severity
+from hinge.ui import BLUE, GREEN, GREY, ORANGE, PURPLE, VERMILLION, YELLOW, text_colour_on
 
-TRACES = (  # (frames column, title, colour)
-    ("trunk_deg", "trunk (thoracic) °", "#1f4e9e"),
-    ("pelvis_deg", "pelvis (sacrum) °", "#7b2d8e"),
-    ("lumbar_deg", "lumbar (trunk − pelvis) °", "#0f7f7a"),
+TRACES = (  # (frames column, title, colour): the live window's colours (`hinge.ui`, colour-blind safe)
+    ("trunk_deg", "trunk (thoracic) °", BLUE),
+    ("pelvis_deg", "pelvis (sacrum) °", ORANGE),
+    ("lumbar_deg", "lumbar (trunk − pelvis) °", PURPLE),
 )
-SEVERITY_COLOURS = {"ok": "#2e9d3a", "caution": "#f39c12", "fault": "#d62728", "gap": "#8c8c8c"}
+SEVERITY_COLOURS = {"ok": GREEN, "caution": YELLOW, "fault": VERMILLION, "gap": GREY}  # as the window's rep marks
 BAND_ALPHA = 0.16
 HEADER_BG = "#263238"
 
@@ -135,9 +136,9 @@ table.reps {{ border-collapse: separate; border-spacing: 0 3px; font-size: 13px;
 table.reps th {{ background: {HEADER_BG}; color: #fff; padding: 5px 10px; text-align: right; }}
 table.reps td {{ padding: 3px 10px; text-align: right; font-variant-numeric: tabular-nums; }}
 table.reps td.faults, table.reps th.faults {{ text-align: left; }}
-table.reps td.sev {{ color: #fff; font-weight: bold; min-width: 34px; }}
-{"".join(f"td.sev-{s} {{ background: {c}; }} " for s, c in SEVERITY_COLOURS.items())}
-.warn {{ color: #8a4b00; }} .legend span {{ display: inline-block; padding: 1px 8px; color: #fff; margin-right: 4px; }}
+table.reps td.sev {{ font-weight: bold; min-width: 34px; }}
+{"".join(f"td.sev-{s} {{ background: {c}; color: {text_colour_on(c)}; }} " for s, c in SEVERITY_COLOURS.items())}
+.warn {{ color: #8a4b00; }} .legend span {{ display: inline-block; padding: 1px 8px; margin-right: 4px; }}
 """
 
 
@@ -156,7 +157,8 @@ def html_report(aset: AnalysedSet) -> str:
             + "".join(f"<td>{e(c)}</td>" for c in cells[1:-1])
             + f'<td class="faults">{e(cells[-1])}</td></tr>'
         )
-    legend = "".join(f'<span style="background:{c}">{s_}</span>' for s_, c in SEVERITY_COLOURS.items())
+    legend = "".join(f'<span style="background:{c}; color:{text_colour_on(c)}">{s_}</span>'
+                     for s_, c in SEVERITY_COLOURS.items())
     cues = "".join(f"<li>“{e(c)}”</li>" for c in s["cues"]) or "<li>none: keep it up</li>"
     warnings = "".join(f'<li class="warn">{e(w)}</li>' for w in s["warnings"]) or "<li>none</li>"
     return f"""<!DOCTYPE html>
@@ -214,8 +216,9 @@ def page_figure(aset: AnalysedSet) -> Figure:
                 cell.set_facecolor(HEADER_BG)
                 cell.get_text().set_color("white")
             elif col == 0:
-                cell.set_facecolor(SEVERITY_COLOURS[worst_severity(aset.reps[row - 1])])
-                cell.get_text().set_color("white")
+                colour = SEVERITY_COLOURS[worst_severity(aset.reps[row - 1])]
+                cell.set_facecolor(colour)
+                cell.get_text().set_color(text_colour_on(colour))
             if col == len(REP_COLUMNS):
                 cell.get_text().set_horizontalalignment("left")
                 cell.PAD = 0.02
