@@ -325,13 +325,14 @@ def store(args, sets: list[AnalysedSet], *, analysed_at: str | None = None) -> N
         db.save(sets, analysed_at=analysed_at or utc_now())
 
 
-def store_recording(args, path: Path, settings: Settings) -> None:
-    """Analyse a set just recorded and store it; a recording that cannot be analysed (too short, one
-    sensor silent) is said on stderr and not stored."""
+def store_recording(args, path: Path, settings: Settings, *, swap: bool = False) -> None:
+    """Analyse a set just recorded and store it (swap: its sensors read the other way round, as the session
+    ended up analysing them); a recording that cannot be analysed (too short, one sensor silent) is said on
+    stderr and not stored."""
     if getattr(args, "no_history", False):
         return
     try:
-        aset = analyse_file(path, settings, athlete=args.athlete)
+        aset = analyse_file(path, settings, athlete=args.athlete, swap=swap)
     except (AnalysisError, InputError, UserError) as exc:
         print(f"hinge {args.command}: {path} not stored in the history: {exc}", file=sys.stderr)
         return

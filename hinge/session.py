@@ -635,6 +635,12 @@ class Session:
         for _ in self._feed_steps(src.packets_before(target)):
             pass
 
+    @property
+    def analysis_swapped(self) -> bool:
+        """Whether the analysis reads the streams the other way round from how they are recorded (the
+        window's "Swap sensors"): the recording is then analysed right with `--swap`."""
+        return self._swap_analysis
+
     def swap_sensors(self) -> None:
         """Re-run the set with the sensors swapped in the analysis (the window's button; again: back).
 

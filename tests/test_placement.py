@@ -8,16 +8,19 @@ simulator's truth classified with the same limits (`hinge.commands.simulate.trut
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hinge.analysis.pipeline import analyze
+from hinge.analysis.pipeline import Settings, analyze
 from hinge.analysis.tracker import Alert, Placement, Rep, Tracker
 from hinge.cli import main
 from hinge.commands.simulate import truth_json
+from hinge.history import History, store_recording
 from hinge.inputs import swap_placements
 from hinge.sensing.csvio import write_csv
 from hinge.sensing.recording import read_recording
@@ -293,3 +296,24 @@ def test_placement_check_ignores_rejected_and_nan_evidence():
     assert not check.doubt() and not check.doubt(float("nan"))
     assert check.doubt(3.0) and not check.doubt(-3.0)
     np.testing.assert_equal(check.evidence, [])
+
+
+def test_a_set_swapped_with_the_button_goes_into_the_history_as_analysed(swapped_recording, tmp_path):
+    """The window's "Swap sensors" leaves the recording as the packets came (a marker says so); the set
+    `hinge live` then stores is analysed the way the session ended up reading it: the truth's faults,
+    not withheld. Without the swap it would be stored swapped (faults withheld)."""
+    sim = simulated(FAULTY)
+    out = tmp_path / "kept.jsonl"
+    session = Session(replay_source(swapped_recording, speed=None), record_to=out)
+    asyncio.run(session.run())
+    session.close()
+    assert session.status().swap_suspected and not session.analysis_swapped
+    session.swap_sensors()  # finished: re-run at once with the sensors read the other way round
+    assert session.analysis_swapped and not session.status().swap_suspected
+    for swap, db in ((session.analysis_swapped, tmp_path / "h.sqlite"), (False, tmp_path / "unswapped.sqlite")):
+        args = argparse.Namespace(no_history=False, db=str(db), athlete="", command="live")
+        store_recording(args, out, Settings(), swap=swap)
+        with History(db) as h:
+            table = h.rep_table()
+        kinds = [sorted(f.split(":")[0] for f in row.split(", ") if f) for row in table["faults"]]
+        assert kinds == (truth_faults(sim) if swap else [[] for _ in truth_faults(sim)]), (swap, kinds)

@@ -64,5 +64,5 @@ def run(args) -> int:
         print(f"recording to {out}", file=sys.stderr)
     rc = present(session, args, title=f"hinge live · {args.exercise}")
     if rc == 0 and out is not None and out.exists():
-        store_recording(args, out, settings)
+        store_recording(args, out, settings, swap=session.analysis_swapped)  # "Swap sensors" pressed: as shown
     return rc
