@@ -13,8 +13,8 @@ motion). So over the seconds before a hole (and a few samples after it) we fit, 
 squares, `gyr = gyr_other @ M + c` (M 3×3 limited to the directions the other sensor really turned about,
 c the difference of the biases) and fill the hole with the prediction, corrected by a straight line so
 that it meets the real samples on both sides. On holes of 30–250 ms cut into the reps of simulated sets
-(`tests/test_bridge.py`'s harness, seeds 0–7) this gives 1.88° RMS of integrated rotation in the swing
-and 0.66° in the deadlift, where a straight line gives 2.89° and 0.94°.
+(`tests/truth.py::holes_through_reps`, seeds 0–7; `bench/bridge_holes.py`) this gives 1.88° RMS of
+integrated rotation in the swing and 0.66° in the deadlift, where a straight line gives 2.89° and 0.94°.
 Where the fit explains too little of the motion (the other sensor moved differently, or not at all), or
 the other sensor has a hole of its own there, the straight line stays.
 

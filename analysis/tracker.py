@@ -135,7 +135,8 @@ class _SensorStream:
     Grid rows wait in `pending` from the first row of a hole that can be bridged
     (`hinge.analysis.bridge`) until both sensors' grids reach `fit_after_s` past it, so that the bridge
     sees what the offline one sees. (That costs no latency: frames on the common grid wait for the slower
-    sensor anyway.) `context` keeps the rows passed on that a bridge of either sensor may still read."""
+    sensor anyway.) `passed` keeps the rows passed on that a bridge of either sensor, or the re-measuring of
+    a rep after a hole (`hinge.analysis.revise`), may still read."""
 
     def __init__(self, name: str, rate_hz: float, settings: Settings):
         self.name = name
@@ -150,7 +151,7 @@ class _SensorStream:
         self.lost = 0
         self.open: list[tuple[float, float]] = []  # holes to bridge whose rows are still pending
         self.pending: list[np.ndarray] = []  # grid rows t, acc, gyr not passed on yet
-        self.context: list[np.ndarray] = []  # grid rows passed on, newest BRIDGE_CONTEXT_S
+        self.passed: list[np.ndarray] = []  # grid rows t, acc, gyr passed on (one array per release)
         self.last_t = -np.inf  # newest grid time
         self.still = StillDetector(rate_hz, settings.still)
         self.bias_finder = StillPeriodFinder(rate_hz, settings.still)
@@ -159,7 +160,6 @@ class _SensorStream:
         self.n_held = 0
         self.fuser: OnlineFuser | None = None
         self.bias: np.ndarray | None = None  # the gyro bias the fusion started with (None: VQF's own)
-        self.kept: list[np.ndarray] = []  # grid rows t, acc, gyr passed on: a rep after a hole is re-fused from them
         self.shift = quat_shift_s(rate_hz, settings.samples)
         self.out: list[np.ndarray] = []  # fused rows (see _OUT_COLS)
 
@@ -182,8 +182,9 @@ class _SensorStream:
             need = ta + self.bridge.fit_after_s
             if not final and min(self.last_t, other.last_t) < need:
                 break
-            own = np.vstack((*self.context, rows))
-            theirs = np.vstack((*other.context, *other.pending)) if other.context or other.pending else np.zeros((0, 7))
+            since = tb - self.bridge.fit_before_s - 0.1  # what a bridge reads starts after this
+            own = np.vstack((*self.passed_since(since), rows))
+            theirs = np.vstack((*other.passed_since(since), *other.pending, np.zeros((0, 7))))
             bridged = bridge_hole(
                 own[:, 0], own[:, 4:7], (tb, ta), np.array(self.holes).reshape(-1, 3),
                 theirs[:, 0], theirs[:, 4:7], np.array(other.holes).reshape(-1, 3), self.bridge,
@@ -196,32 +197,34 @@ class _SensorStream:
         self.pending = [rows[cut:]] if cut < len(rows) else []
         if cut:
             self._pass_on(rows[:cut])
-            self.context.append(rows[:cut])
 
     @property
     def horizon(self) -> float:
         """The earliest hole start a bridge of this sensor may still need context for."""
         return self.open[0][0] if self.open else self.last_t
 
-    def trim(self, horizon: float) -> None:
-        """Forget context rows that no bridge reads: older than the fit window before `horizon` (the
-        earlier of the two sensors'), and at most `BRIDGE_CONTEXT_S` behind this sensor's newest row."""
-        keep_from = max(horizon - self.bridge.fit_before_s - 0.1, self.last_t - BRIDGE_CONTEXT_S)
-        while len(self.context) > 1 and self.context[1][0, 0] <= keep_from:
-            self.context.pop(0)
+    def forget(self, horizon: float, keep_from: float) -> None:
+        """Forget passed rows that nothing reads any more: older than the fit window of the bridges to come
+        (before `horizon`, the earlier of the two sensors'; at most `BRIDGE_CONTEXT_S` behind this sensor's
+        newest row) and than `keep_from` (what a re-measuring may still read, `Tracker._keep_from`)."""
+        t = min(max(horizon - self.bridge.fit_before_s - 0.1, self.last_t - BRIDGE_CONTEXT_S), keep_from)
+        while len(self.passed) > 1 and self.passed[1][0, 0] <= t:
+            self.passed.pop(0)
 
-    def keep_from(self, t: float) -> None:
-        """Forget kept rows older than t."""
-        while len(self.kept) > 1 and self.kept[1][0, 0] <= t:
-            self.kept.pop(0)
+    def passed_since(self, t: float) -> list[np.ndarray]:
+        """The passed row arrays that reach time t or later, oldest first."""
+        k = len(self.passed)
+        while k and self.passed[k - 1][-1, 0] >= t:
+            k -= 1
+        return self.passed[k:]
 
     def rows(self, t_from: float, t_to: float) -> np.ndarray:
-        """Kept grid rows (t, acc, gyr) with t_from <= t <= t_to."""
-        rows = np.vstack(self.kept) if self.kept else np.zeros((0, 7))
+        """Passed grid rows (t, acc, gyr) with t_from <= t <= t_to."""
+        rows = np.vstack((*self.passed_since(t_from), np.zeros((0, 7))))
         return rows[(rows[:, 0] >= t_from) & (rows[:, 0] <= t_to)]
 
     def _pass_on(self, grid: np.ndarray) -> None:
-        self.kept.append(grid)
+        self.passed.append(grid)
         tg, xg = grid[:, 0], grid[:, 1:7]
         flags, motion = self.still.feed(xg[:, :3], xg[:, 3:])
         rows = np.column_stack((tg, xg, flags, motion))
@@ -253,8 +256,8 @@ class _SensorStream:
         self.out.append(out)
 
     def _resample(self, t: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """New samples onto the sensor's uniform grid, as `hinge.analysis.timing.resample` does offline (holes
-        bridged by a cubic through two samples on each side): grid points up to the second-newest sample
+        """New samples onto the sensor's uniform grid, as `hinge.analysis.timing.resample` does offline (linear;
+        straight across holes, whose gyro `release` bridges): grid points up to the second-newest sample
         go out, the newest interval waits for its right-hand neighbour; the last 3 samples are kept."""
         m = len(self.tail_t)
         tt = np.empty(len(t) + m)
@@ -367,11 +370,9 @@ class Tracker:
                 self._hole_end = max(self._hole_end, h[1])
         for name, s in self.streams.items():
             s.release(self.streams[OTHER[name]])
-        horizon = min(s.horizon for s in self.streams.values())
-        keep = self._keep_from()
+        horizon, keep = min(s.horizon for s in self.streams.values()), self._keep_from()
         for s in self.streams.values():
-            s.trim(horizon)
-            s.keep_from(keep)
+            s.forget(horizon, keep)
         block = self._block()
         frames = self._process(block, events) if block is not None else np.zeros((0, 4))
         return TrackerOutput(frames, events)
@@ -623,7 +624,7 @@ class Tracker:
                 events.append(Remeasured(due, new))
 
     def _remeasured(self, rec: RepRecord, start: float, end: float) -> RepRecord:
-        """`remeasure` on the frames of the common grid within [start, end] that both sensors' kept rows cover."""
+        """`remeasure` on the frames of the common grid within [start, end] that both sensors' passed rows cover."""
         grids, rates, biases = {}, {}, {}
         for name, st in self.streams.items():
             rows = st.rows(start - 2.0 / st.rate, end)

@@ -160,16 +160,16 @@ class Session:
         swap: bool = False,
         placement_check: bool = False,
     ) -> None:
-        if (settings or Settings()).revise.enabled:
-            # the tracker low-passes a rep it measures again after a data hole (`hinge.analysis.revise`) with
-            # scipy.ndimage: imported here, before any frame, so its first import (~0.2 s) delays no cue
-            import scipy.ndimage  # noqa: F401
         self.source = source
         self._swap_in = bool(swap)  # placements swapped as packets arrive (recording included)
         self._swap_analysis = False  # toggled by `swap_sensors`: the tracker gets the other placement's stream
         self.exercise = exercise
         self.athlete = athlete
         self.settings = settings or Settings()
+        if self.settings.revise.enabled:
+            # the tracker low-passes a rep it measures again after a data hole (`hinge.analysis.revise`) with
+            # scipy.ndimage: imported here, before any frame, so its first import (~0.2 s) delays no cue
+            import scipy.ndimage  # noqa: F401
         self.batch_s = float(batch_s)
         self.clock: Clock = clock or MonotonicClock()
         self._controlled = isinstance(source, ControlledSource)

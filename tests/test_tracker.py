@@ -82,11 +82,11 @@ def test_alert_is_raised_inside_the_rep_at_the_limit_crossing():
 
 
 def _retained_rows(trk: Tracker) -> int:
-    """Rows the tracker holds on to: per sensor its grid rows (pending, passed-on context, rows kept for
-    re-measuring, rows waiting for the gyro bias, fused output) and its frames (history, held, recent)."""
+    """Rows the tracker holds on to: per sensor its grid rows (pending, passed on and kept for bridges and
+    re-measuring, waiting for the gyro bias, fused output) and its frames (history, held, recent)."""
     n = 0
     for st in trk.streams.values():
-        n += sum(len(a) for a in (*st.pending, *st.context, *st.kept, *st.held, *st.out))
+        n += sum(len(a) for a in (*st.pending, *st.passed, *st.held, *st.out))
     n += sum(len(b) for b in (*trk._history, *trk._held)) + sum(len(a) for a in trk._recent)
     return n
 
