@@ -119,11 +119,15 @@ def frame_angles(g_sacrum: np.ndarray, g_thoracic: np.ndarray, axes: Axes) -> Fr
     return FrameAngles(pelvis, trunk, side)
 
 
+LOWPASS_LIBRARY = "scipy.ndimage"  # what `lowpass` imports late (~0.2–0.3 s cold): callers that will filter
+# and must not wait for it then import it ahead (the analyze command on a thread, a live session at start)
+
+
 def lowpass(x: np.ndarray, fs: float, cutoff_hz: float | None) -> np.ndarray:
     """Zero-phase Gaussian low-pass of angles with its −3 dB point at cutoff_hz (no overshoot at the
     extremes the metrics read; same accuracy as a 2nd-order Butterworth filtfilt here): offline, and for a
-    live rep re-measured after a hole (`hinge.analysis.revise`). scipy.ndimage is imported here, when a
-    filter is asked for (~0.3 s of a cold start)."""
+    live rep re-measured after a hole (`hinge.analysis.revise`). Its library (`LOWPASS_LIBRARY`) is imported
+    here, when a filter is asked for."""
     if cutoff_hz is None or cutoff_hz >= 0.45 * fs or len(x) < 30:
         return x
     sigma_s = np.sqrt(np.log(2.0)) / (2.0 * np.pi * cutoff_hz)  # |H(f)| = exp(-(2πfσ)²/2) = 1/√2 at cutoff

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import math
 import threading
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hinge import __version__
+from hinge.analysis.core import LOWPASS_LIBRARY
 from hinge.analysis.pipeline import Settings
 from hinge.analysis.tracker import Alert, Calibrated, Placement, Remeasured, Rep, Tracker
 from hinge.framering import FrameRing
@@ -167,9 +169,9 @@ class Session:
         self.athlete = athlete
         self.settings = settings or Settings()
         if self.settings.revise.enabled:
-            # the tracker low-passes a rep it measures again after a data hole (`hinge.analysis.revise`) with
-            # scipy.ndimage: imported here, before any frame, so its first import (~0.2 s) delays no cue
-            import scipy.ndimage  # noqa: F401
+            # the tracker low-passes a rep it measures again after a data hole (`hinge.analysis.revise`): its
+            # library imported here, before any frame, so its first import (~0.2 s) delays no cue
+            importlib.import_module(LOWPASS_LIBRARY)
         self.batch_s = float(batch_s)
         self.clock: Clock = clock or MonotonicClock()
         self._controlled = isinstance(source, ControlledSource)

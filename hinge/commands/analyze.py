@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hinge.analysis.core import LOWPASS_LIBRARY
 from hinge.analysis.pipeline import analyze
 from hinge.analysis.report import format_report, plural
 from hinge.commands._shared import (
@@ -163,7 +164,7 @@ def run(args) -> int:
     base, athlete = judging_limits(
         path, recording_header(path), args.athlete, from_recording=args.limits_from_recording
     )
-    importing = _import_in_background("scipy.ndimage")  # the low-pass's library, while the input is read
+    importing = _import_in_background(LOWPASS_LIBRARY)  # the low-pass's library, while the input is read
 
     def analyse(samples, **kw):
         importing.join()  # done before the fusion forks: a child must not inherit a half-held import lock
